@@ -1,0 +1,242 @@
+"""The public core API: argument checks, then one call into the active backend."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, TypeVar, overload
+
+from . import _context
+from ._object_ref import ObjectRef
+from ._options import InitOptions, TaskOptions, replace_checked
+from ._remote_function import RemoteFunction
+from .exceptions import NotSupportedOnBackend
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EmberContext:
+    """What ``init`` returns; usable as a context manager that shuts down on exit."""
+
+    backend: str
+    num_cpus: float
+    local_mode: bool
+
+    def __enter__(self) -> EmberContext:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        shutdown()
+
+
+def init(num_cpus: float | None = None, num_gpus: float | None = None,
+         resources: dict[str, float] | None = None, address: str | None = None,
+         backend: str | None = None, object_store_memory: int | None = None,
+         local_mode: bool = False, *, ignore_reinit_error: bool = True) -> EmberContext:
+    """Start Ember in this process (embedded engine) or connect to a cluster.
+
+    Calling it again while running returns the running session's context. Using any
+    API before ``init`` starts the embedded engine with defaults, as Ray does.
+
+    Example::
+
+        ember.init(num_cpus=2)
+        assert ember.get(ember.put(1)) == 1
+        ember.shutdown()
+    """
+    options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
+                          address=address, backend=backend,
+                          object_store_memory=object_store_memory, local_mode=local_mode)
+    with _context._lock:
+        current = _context.current_or_none()
+        if current is not None:
+            return _describe(current)
+        _context.set_current(_start_backend(options))
+        return _describe(_context.current())
+
+
+def _start_backend(options: InitOptions) -> Any:
+    if options.backend == "dask" or options.address is not None:
+        raise NotSupportedOnBackend(
+            "the dask cluster backend is not part of this build yet; use the embedded "
+            "engine: ember.init() without address= or backend=")
+    if options.local_mode:
+        from ._local_mode import LocalModeBackend
+
+        return LocalModeBackend(options)
+    from ._node import Node
+
+    return Node(options)
+
+
+def _describe(backend: Any) -> EmberContext:
+    resources = backend.cluster_resources()
+    return EmberContext(backend=type(backend).__name__, num_cpus=resources.get("CPU", 0.0),
+                        local_mode=type(backend).__name__ == "LocalModeBackend")
+
+
+def _auto_init() -> Any:
+    init()
+    backend = _context.current_or_none()
+    assert backend is not None
+    return backend
+
+
+_context.register_auto_init(_auto_init)
+
+
+def is_initialized() -> bool:
+    """Whether a session is running in this process."""
+    return _context.current_or_none() is not None
+
+
+def shutdown() -> None:
+    """Stop the session: workers exit, shared memory and spill files are released."""
+    with _context._lock:
+        backend = _context.current_or_none()
+        _context.set_current(None)
+    if backend is not None:
+        backend.shutdown()
+
+
+# -- remote ---------------------------------------------------------------------------
+@overload
+def remote(function: Callable[..., T], /) -> RemoteFunction[Any, T]: ...
+@overload
+def remote(**options: Any) -> Callable[[Callable[..., T]], RemoteFunction[Any, T]]: ...
+
+
+def remote(*args: Any, **options: Any) -> Any:
+    """Make a function run as a task: ``@ember.remote`` or ``@ember.remote(num_cpus=2)``.
+
+    Example::
+
+        @ember.remote(num_returns=2)
+        def split(x):
+            return x, -x
+
+        a, b = split.remote(3)
+    """
+    if len(args) == 1 and not options and callable(args[0]):
+        return _make_remote(args[0], TaskOptions())
+    if args:
+        raise TypeError(
+            "@ember.remote takes either a function or keyword options, e.g. "
+            "@ember.remote(num_cpus=2)")
+    task_options = replace_checked(TaskOptions(), "@ember.remote", options)
+    return lambda target: _make_remote(target, task_options)
+
+
+def _make_remote(target: Any, options: TaskOptions) -> Any:
+    if inspect.isclass(target):
+        raise TypeError(
+            f"@ember.remote on class {target.__name__!r}: actors are not available in this "
+            "build yet; use remote functions")
+    if not callable(target):
+        raise TypeError(f"@ember.remote needs a function, got {target!r}")
+    if inspect.iscoroutinefunction(target):
+        raise TypeError(
+            f"@ember.remote on async function {target.__name__!r}: tasks are plain functions; "
+            "run the coroutine with asyncio.run() inside a regular function")
+    return RemoteFunction(target, options)
+
+
+# -- objects ----------------------------------------------------------------------------
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds (or None to wait forever), got {timeout!r}")
+
+
+def _check_refs(refs: Any, what: str) -> list[ObjectRef]:
+    for index, ref in enumerate(refs):
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(
+                f"{what} expects ObjectRefs, but item {index} is {type(ref).__name__}: "
+                f"{ref!r:.80}. Pass the refs returned by f.remote(...) or ember.put(...)")
+    return list(refs)
+
+
+def get(refs: ObjectRef[T] | Sequence[ObjectRef[Any]], *, timeout: float | None = None) -> Any:
+    """The value of a ref, or the values of a list of refs, waiting up to ``timeout`` s.
+
+    Raises the task's error (a ``TaskError`` that is also the user's exception type),
+    ``GetTimeoutError`` on timeout. Large arrays come back as read-only zero-copy views.
+    """
+    _check_timeout(timeout)
+    if isinstance(refs, ObjectRef):
+        return _context.current().get([refs], timeout)[0]
+    if isinstance(refs, (list, tuple)):
+        checked = _check_refs(refs, "ember.get")
+        if not checked:
+            return []
+        return _context.current().get(checked, timeout)
+    raise TypeError(
+        f"ember.get expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__}: "
+        f"{refs!r:.80}. Did you call the function directly instead of f.remote(...)?")
+
+
+def put(value: Any) -> ObjectRef[Any]:
+    """Store ``value`` once in the object store; pass the ref to many tasks."""
+    if isinstance(value, ObjectRef):
+        raise TypeError(
+            "ember.put of an ObjectRef is not allowed: it already refers to a stored object; "
+            "pass the ref itself, or wrap it in a container (ember.put([ref]))")
+    return _context.current().put(value)
+
+
+def wait(refs: Sequence[ObjectRef[Any]], *, num_returns: int = 1, timeout: float | None = None,
+         fetch_local: bool = True) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
+    """Split ``refs`` into (ready, not ready) once ``num_returns`` are ready or on timeout.
+
+    Ready refs keep the order of ``refs``.
+    """
+    if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
+        raise TypeError(
+            f"ember.wait expects a list of ObjectRefs, got {type(refs).__name__}; "
+            "wrap a single ref in a list: ember.wait([ref])")
+    checked = _check_refs(refs, "ember.wait")
+    if len(set(checked)) != len(checked):
+        raise ValueError("ember.wait got the same ObjectRef more than once; pass each ref once")
+    if isinstance(num_returns, bool) or not isinstance(num_returns, int) or num_returns < 1:
+        raise ValueError(f"num_returns must be a positive int, got {num_returns!r}")
+    if num_returns > len(checked):
+        raise ValueError(
+            f"num_returns={num_returns} is larger than the number of refs ({len(checked)}); "
+            "pass num_returns=len(refs) at most")
+    _check_timeout(timeout)
+    return _context.current().wait(checked, num_returns, timeout)
+
+
+def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) -> None:
+    """Stop the task producing ``ref``: queued tasks never run, a running one gets
+    KeyboardInterrupt (``force=True`` kills its worker); ``get`` raises TaskCancelledError."""
+    if not isinstance(ref, ObjectRef):
+        raise TypeError(f"ember.cancel expects an ObjectRef, got {type(ref).__name__}")
+    _context.current().cancel(ref, bool(force))
+
+
+def cluster_resources() -> dict[str, float]:
+    """Total resources of the cluster, e.g. ``{"CPU": 2.0, "object_store_memory": ...}``."""
+    return _context.current().cluster_resources()
+
+
+def available_resources() -> dict[str, float]:
+    """Resources not currently held by running tasks."""
+    return _context.current().available_resources()
+
+
+def timeline(filename: str | None = None) -> list[dict[str, Any]]:
+    """Task events as Chrome trace events; written as JSON to ``filename`` if given
+    (open it in chrome://tracing or Perfetto)."""
+    events = _context.current().timeline_events()
+    if filename is not None:
+        with open(filename, "w") as handle:
+            json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, handle)
+    return events

@@ -1,0 +1,365 @@
+"""The embedded engine's node: the driver process hosts scheduler, object store and
+worker pool on background threads. No daemon, nothing to install.
+
+    user threads ── submit/put/get/wait ──┐
+                                          ▼  (one lock)
+                      Scheduler + ObjectStore + task table
+                                          ▲
+    I/O thread ── worker messages ────────┘──> EXEC to workers (see _node_io)
+
+Tasks submitted by workers take the same path as the driver's own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import asyncio
+import concurrent.futures
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+import time
+from typing import Any
+
+import psutil
+
+from . import _payload as P
+from . import _serialization
+from ._arena import Arena
+from ._backend import LocalRefCounts
+from ._env import spill_parent_dir
+from ._object_ref import ObjectRef, _awaitable_error_hint
+from ._object_store import INLINE_THRESHOLD, ObjectStore
+from ._options import InitOptions, TaskOptions
+from ._protocol import Channel, Msg
+from ._scheduler import Scheduler, Task, WorkerSlot
+from ._task_args import split_args
+from ._worker_pool import WorkerPool
+from .exceptions import (EmberError, GetTimeoutError, InfeasibleResourcesError,
+                         TaskCancelledError)
+
+
+class _Latch:
+    """Wakes a waiting thread once ``count`` objects are ready."""
+
+    __slots__ = ("remaining", "event")
+
+    def __init__(self, count: int):
+        self.remaining = count
+        self.event = threading.Event()
+
+    def count_down(self) -> None:
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.event.set()
+
+
+def default_object_store_memory() -> int:
+    """30% of the machine's memory, as Ray does; pages are only used once written."""
+    return int(psutil.virtual_memory().total * 0.3) // 4096 * 4096
+
+
+class Node(LocalRefCounts):
+    """The embedded engine; implements the Backend protocol for the driver."""
+
+    def __init__(self, options: InitOptions):
+        super().__init__()
+        cpus = float(options.num_cpus if options.num_cpus is not None else os.cpu_count() or 1)
+        totals = {"CPU": cpus, "GPU": float(options.num_gpus or 0)}
+        totals.update({k: float(v) for k, v in options.resources.items()})
+        self.options = options
+        self.capacity = options.object_store_memory or default_object_store_memory()
+        self.lock = threading.RLock()
+        self.arena = Arena.create(self.capacity)
+        self.spill_dir = tempfile.mkdtemp(prefix="ember-spill-", dir=spill_parent_dir())
+        self.store = ObjectStore(self.arena, self.spill_dir)
+        self.scheduler = Scheduler(totals, max_idle_workers=max(1, int(cpus)))
+        self.pool = WorkerPool(self.arena.fd, self.capacity, self.spill_dir)
+        self.functions: dict[int, bytes] = {}
+        self.tasks_by_return: dict[int, Task] = {}
+        self.timeline: collections.deque[dict[str, Any]] = collections.deque(maxlen=100_000)
+        self.ref_events: collections.deque[tuple[int, int]] = collections.deque()
+        self.after_lock: list[Any] = []
+        self._ids = itertools.count(1)
+        self._worker_indices = itertools.count(1)
+        self.alive = True
+        self.started_at = time.time()
+        from ._node_io import NodeIO
+
+        self.io = NodeIO(self)
+        for _ in range(min(int(cpus), 8)):
+            self.spawn_worker()
+        self.io.start()
+        atexit.register(self.shutdown)
+
+    # -- ids, workers, references ---------------------------------------------------------
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    def spawn_worker(self) -> WorkerSlot:
+        index = next(self._worker_indices)
+        sock = self.pool.spawn(index, {"totals": dict(self.scheduler.total)})
+        worker = WorkerSlot(index, channel=Channel(sock))
+        self.scheduler.workers[index] = worker
+        self.io.watch(worker)
+        return worker
+
+    def _first_local_ref(self, object_id: int) -> None:
+        self._queue_ref_event(0, object_id)
+
+    def _last_local_ref(self, object_id: int) -> None:
+        self._queue_ref_event(1, object_id)
+
+    def _queue_ref_event(self, kind: int, object_id: int) -> None:
+        # Runs in any thread, even inside garbage collection: queue, never lock.
+        was_empty = not self.ref_events
+        self.ref_events.append((kind, object_id))
+        if was_empty and self.alive:
+            self.io.wake()
+
+    def drain_ref_events(self) -> None:
+        """Apply this process's queued incref/decref/unpin, in order (under the lock)."""
+        store, events = self.store, self.ref_events
+        while events:
+            kind, object_id = events.popleft()
+            if kind == 0:
+                store.incref(object_id)
+            elif kind == 1:
+                store.decref(object_id)
+            else:
+                store.unpin(object_id)
+
+    # -- Backend: tasks -------------------------------------------------------------------
+    def submit(self, function: Any, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[ObjectRef]:
+        self._check_alive()
+        demand = options.resource_demand()
+        why = self.scheduler.infeasible(demand)
+        if why:
+            raise InfeasibleResourcesError(
+                f"task {function.name!r} can never run: {why}. Lower its num_cpus/num_gpus/"
+                "resources, or start ember.init() with more (e.g. num_cpus=..., resources=...)")
+        serialized, ref_slots = split_args(args, kwargs)
+        shipped = function._shipped
+        blob = self.functions.get(shipped.function_id) or shipped.blob()
+        with self.lock:
+            self.drain_ref_events()
+            self.functions[shipped.function_id] = blob
+            task = Task(
+                task_id=self.new_id(), function_id=shipped.function_id, name=function.name,
+                args_payload=self.args_payload(serialized), ref_args=ref_slots,
+                held_ids=[], return_ids=[self.new_id() for _ in range(max(options.num_returns, 1))],
+                demand=demand, max_retries=options.max_retries,
+                retry_exceptions=options.retry_exceptions, depth=0, submitter=0)
+            self.admit(task, serialized.contained_refs, holder=None)
+            self.io.dispatch()
+        refs = [ObjectRef._make(rid, self, counted=True) for rid in task.return_ids]
+        return refs[:options.num_returns]
+
+    def args_payload(self, serialized: _serialization.Serialized) -> tuple[int | None, P.Payload]:
+        """Small arguments ride in the task message; large ones become a hidden object."""
+        if serialized.buffer_bytes < INLINE_THRESHOLD:
+            return (None, P.inline(serialized))
+        object_id = self.new_id()
+        self.store.create(object_id)  # held by the task until it finishes
+        self.store.seal(object_id, self.store.put_buffers(serialized.header, serialized.buffers))
+        return (object_id, self.store.entries[object_id].payload)
+
+    def admit(self, task: Task, nested: list[int], holder: WorkerSlot | None) -> None:
+        """Register a new task: its results, the refs it keeps alive, its dependencies."""
+        for return_id in task.return_ids:
+            self.store.create(return_id)
+            self.tasks_by_return[return_id] = task
+            if holder is not None:
+                holder.held[return_id] += 1
+        if task.args_payload[0] is not None:
+            task.held_ids.append(task.args_payload[0])  # created with the task's count
+        for _, object_id in task.ref_args:
+            self.store.incref(object_id)
+            task.held_ids.append(object_id)
+        for object_id in nested:
+            self.store.incref(object_id)
+            task.held_ids.append(object_id)
+        unready = {oid for _, oid in task.ref_args if not self.store.is_ready(oid)}
+        task.pending_deps = len(unready)
+        for object_id in unready:
+            self.store.on_ready(object_id, lambda t=task: self._dependency_ready(t))
+        if not unready:
+            self.enqueue(task)
+
+    def _dependency_ready(self, task: Task) -> None:
+        task.pending_deps -= 1
+        if task.pending_deps == 0 and not task.finished:
+            self.enqueue(task)
+
+    def enqueue(self, task: Task) -> None:
+        """Queue a task whose inputs exist; a failed input fails it without running."""
+        for _, object_id in task.ref_args:
+            entry = self.store.entries.get(object_id)
+            if entry is not None and entry.payload is not None and entry.payload[0] == P.ERROR:
+                self.complete(task, [entry.payload] * len(task.return_ids), ())
+                return
+        self.scheduler.push(task)
+
+    def complete(self, task: Task, payloads: list[P.Payload], contained: Any) -> None:
+        """Seal a task's results (values or errors) and release what it held."""
+        if task.finished:
+            return
+        task.finished = True
+        for index, (return_id, payload) in enumerate(zip(task.return_ids, payloads)):
+            self.store.seal(return_id, payload, contained[index] if contained else ())
+            if self.tasks_by_return.get(return_id) is task:
+                del self.tasks_by_return[return_id]
+        for object_id in task.held_ids:
+            self.store.decref(object_id)
+        task.held_ids = []
+
+    # -- Backend: objects ---------------------------------------------------------------
+    def put(self, value: Any) -> ObjectRef:
+        self._check_alive()
+        serialized = _serialization.dumps(value)
+        with self.lock:
+            self.drain_ref_events()
+            object_id = self.new_id()
+            self.store.create(object_id)
+            if serialized.buffer_bytes < INLINE_THRESHOLD:
+                payload = P.inline(serialized)
+            else:
+                payload = self.store.put_buffers(serialized.header, serialized.buffers)
+            self.store.seal(object_id, payload, serialized.contained_refs)
+        return ObjectRef._make(object_id, self, counted=True)
+
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+        _awaitable_error_hint()
+        ids = [self._own_id(ref) for ref in refs]
+        latch = None
+        with self.lock:
+            self.drain_ref_events()
+            waiting = {oid for oid in ids if not self.store.is_ready(oid)}
+            if waiting:
+                latch = _Latch(len(waiting))
+                for object_id in waiting:
+                    self.store.on_ready(object_id, latch.count_down)
+        if latch is not None and not latch.event.wait(timeout):
+            raise GetTimeoutError(
+                f"ember.get timed out after {timeout}s; {latch.remaining} of {len(ids)} "
+                "object(s) were not ready. Raise timeout=, or use ember.wait to poll")
+        with self.lock:
+            payloads = [self.store.payload_for_read(oid) for oid in ids]
+            for payload in payloads:
+                if payload[0] == P.ERROR:
+                    raise P.error_from(payload)
+            for object_id, payload in zip(ids, payloads):
+                if payload[0] == P.ARENA:
+                    self.store.pin(object_id)
+        return [self.materialize(oid, payload) for oid, payload in zip(ids, payloads)]
+
+    def materialize(self, object_id: int, payload: P.Payload) -> Any:
+        release = None
+        if payload[0] == P.ARENA:
+            release = lambda: self._queue_ref_event(2, object_id)  # noqa: E731
+        return P.materialize(payload, self.arena, release)
+
+    def wait(self, refs: list[ObjectRef], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+        ids = [self._own_id(ref) for ref in refs]
+        with self.lock:
+            self.drain_ref_events()
+            ready = [oid for oid in ids if self.store.is_ready(oid)]
+            latch = None
+            if len(ready) < num_returns and timeout != 0:
+                latch = _Latch(num_returns - len(ready))
+                for object_id in {oid for oid in ids if not self.store.is_ready(oid)}:
+                    self.store.on_ready(object_id, latch.count_down)
+        if latch is not None:
+            latch.event.wait(timeout)
+            with self.lock:
+                ready = [oid for oid in ids if self.store.is_ready(oid)]
+        chosen = set(ready[:num_returns])
+        return ([r for r in refs if r._id in chosen][:num_returns],
+                [r for r in refs if r._id not in chosen])
+
+    def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        object_id = self._own_id(ref)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def resolve() -> None:
+            try:
+                future.set_result(self.get([ref], None)[0])
+            except BaseException as error:  # delivered to whoever awaits the future
+                future.set_exception(error)
+
+        with self.lock:
+            pending = self.store.on_ready(object_id, lambda: self.after_lock.append(resolve))
+        if not pending:
+            resolve()
+        return future
+
+    def as_future(self, ref: ObjectRef) -> asyncio.Future:
+        return asyncio.wrap_future(self.as_concurrent_future(ref))
+
+    def cancel(self, ref: ObjectRef, force: bool) -> None:
+        object_id = self._own_id(ref)
+        with self.lock:
+            self.io.cancel(object_id, force)
+
+    # -- Backend: info and lifecycle -------------------------------------------------------
+    def cluster_resources(self) -> dict[str, float]:
+        totals = {k: v for k, v in self.scheduler.total.items() if v or k == "CPU"}
+        return {**totals, "object_store_memory": float(self.capacity)}
+
+    def available_resources(self) -> dict[str, float]:
+        with self.lock:
+            self.drain_ref_events()
+            free = {k: max(0.0, v) for k, v in self.scheduler.available.items()
+                    if self.scheduler.total.get(k) or k == "CPU"}
+            free["object_store_memory"] = float(self.capacity - self.store.allocator.used_bytes)
+        return free
+
+    def timeline_events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.timeline)
+
+    def store_stats(self) -> dict[str, int]:
+        with self.lock:
+            self.drain_ref_events()
+            return self.store.stats()
+
+    def worker_pids(self) -> list[int]:
+        with self.lock:
+            return [w.pid for w in self.scheduler.workers.values() if w.pid]
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def _check_alive(self) -> None:
+        if not self.alive:
+            raise EmberError("this Ember session has been shut down; call ember.init() again")
+
+    def _own_id(self, ref: ObjectRef) -> int:
+        if ref._runtime is not self or not self.alive:
+            from ._context import stale_ref_error
+
+            raise stale_ref_error(ref)
+        return ref._id
+
+    def shutdown(self) -> None:
+        with self.lock:
+            if not self.alive:
+                return
+            self.alive = False
+        atexit.unregister(self.shutdown)
+        self.pool.close()
+        self.io.stop()
+        for worker in list(self.scheduler.workers.values()):
+            worker.channel.close()
+        self.arena.close()
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def cancelled_payload() -> P.Payload:
+    return P.error(TaskCancelledError("the task was cancelled with ember.cancel()"))
+

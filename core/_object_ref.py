@@ -1,0 +1,102 @@
+"""``ObjectRef``: a handle to an immutable object in the store.
+
+Each process counts its live ObjectRefs per object id; the first and last one in a
+process tell the owner, so an object is freed when no process, object or task holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import TYPE_CHECKING, Any, Generator, Generic, TypeVar
+
+from . import _context
+from ._serialization import note_contained_ref
+
+if TYPE_CHECKING:
+    from ._backend import Backend
+
+T = TypeVar("T")
+
+
+class ObjectRef(Generic[T]):
+    """A reference to a task's result or a ``put`` value; pass it around, ``get`` or ``await`` it.
+
+    Example::
+
+        ref = ember.put([1, 2, 3])
+        assert ember.get(ref) == [1, 2, 3]
+    """
+
+    __slots__ = ("_id", "_runtime", "__weakref__")
+    _id: int
+    _runtime: Backend | None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        raise TypeError(
+            "ObjectRef has no public constructor: refs come from f.remote(...) and "
+            "ember.put(value)")
+
+    @classmethod
+    def _make(cls, object_id: int, runtime: Backend | None, *, counted: bool = False) -> ObjectRef[Any]:
+        ref = object.__new__(cls)
+        ref._id = object_id
+        ref._runtime = runtime
+        if runtime is not None:
+            runtime.add_local_ref(object_id, counted)
+        return ref
+
+    def __del__(self) -> None:
+        runtime = self._runtime
+        if runtime is not None:
+            try:
+                runtime.remove_local_ref(self._id)
+            except Exception:  # interpreter shutdown: nothing left to free
+                pass
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        note_contained_ref(self._id)
+        return (_rebuild_ref, (self._id,))
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._checked_runtime().as_future(self).__await__()
+
+    def future(self) -> concurrent.futures.Future[T]:
+        """A ``concurrent.futures.Future`` completed with the value (or error)."""
+        return self._checked_runtime().as_concurrent_future(self)
+
+    def hex(self) -> str:
+        return f"{self._id:016x}"
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self.hex()})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def _checked_runtime(self) -> Backend:
+        runtime = self._runtime
+        if runtime is None or not runtime.is_alive():
+            raise _context.stale_ref_error(self)
+        return runtime
+
+
+def _rebuild_ref(object_id: int) -> ObjectRef[Any]:
+    return ObjectRef._make(object_id, _context.current_or_none())
+
+
+def _awaitable_error_hint() -> None:
+    """Raise if called from a running event loop: ``get`` there would block the loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "ember.get() was called inside a running asyncio event loop, which would block "
+        "it; use `await ref` (or `await asyncio.gather(*refs)`) instead")

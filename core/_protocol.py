@@ -1,0 +1,95 @@
+"""Framed, pickled messages between the driver and its workers over Unix sockets.
+
+A frame is a 4-byte little-endian length and a pickle-5 body. One ``recv`` usually
+returns many frames, so a busy peer is read in batches without extra system calls.
+Every message is a tuple whose first item is one of the kinds below.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import struct
+import threading
+from enum import IntEnum
+from typing import Any
+
+_LENGTH = struct.Struct("<I")
+_RECV_SIZE = 1 << 20
+
+
+class Msg(IntEnum):
+    # driver -> worker
+    EXEC = 1        # (EXEC, task_id, fn_id, fn_blob|None, args_payload, ref_args, return_ids, name, env)
+    CANCEL = 2      # (CANCEL, task_id)
+    REPLY = 3       # (REPLY, request_id, value)   answer to GET / WAIT / ALLOC / INFO
+    # worker -> driver
+    DONE = 10       # (DONE, task_id, results | error_payload, start_time, end_time)
+    SUBMIT = 11     # (SUBMIT, task_id, fn_id, fn_blob|None, args_payload, ref_args, nested, return_ids, options, name)
+    PUT = 12        # (PUT, object_id, payload, contained_ids)
+    GET = 13        # (GET, request_id, object_ids, timeout, returned_task_ids)
+    WAIT = 14       # (WAIT, request_id, object_ids, num_returns, timeout)
+    ALLOC = 15      # (ALLOC, request_id, size)
+    REFS = 16       # (REFS, increfs, decrefs, unpins)
+    CANCEL_REF = 17  # (CANCEL_REF, object_id, force)
+    INFO = 18       # (INFO, request_id, what)
+
+
+class Channel:
+    """One end of a driver-worker socket. ``send`` is thread-safe."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self._send_lock = threading.Lock()
+        self._inbox = bytearray()
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, 4 << 20)
+            except OSError:
+                pass
+
+    def send(self, message: tuple) -> None:
+        body = pickle.dumps(message, protocol=5)
+        with self._send_lock:
+            self.sock.sendall(_LENGTH.pack(len(body)) + body)
+
+    def send_many(self, messages: list[tuple]) -> None:
+        parts = []
+        for message in messages:
+            body = pickle.dumps(message, protocol=5)
+            parts.append(_LENGTH.pack(len(body)))
+            parts.append(body)
+        with self._send_lock:
+            self.sock.sendall(b"".join(parts))
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Append received bytes; return every complete message."""
+        inbox = self._inbox
+        inbox += data
+        messages, position, size = [], 0, len(inbox)
+        while size - position >= 4:
+            (length,) = _LENGTH.unpack_from(inbox, position)
+            if size - position - 4 < length:
+                break
+            start = position + 4
+            messages.append(pickle.loads(memoryview(inbox)[start:start + length]))
+            position = start + length
+        if position:
+            del inbox[:position]
+        return messages
+
+    def recv(self) -> list[Any]:
+        """Block until at least one message arrives; raise EOFError when the peer is gone."""
+        while True:
+            data = self.sock.recv(_RECV_SIZE)
+            if not data:
+                raise EOFError("peer closed the connection")
+            messages = self.feed(data)
+            if messages:
+                return messages
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass

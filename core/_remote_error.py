@@ -1,0 +1,136 @@
+"""Carry a user's exception across processes with its type and its user-level traceback.
+
+    worker: exception -> capture(exc, name) -> RemoteError (picklable: type, object, text)
+    caller: RemoteError.to_exception() -> TaskError that is also the user's class
+
+The traceback keeps only the user's frames: frames inside Ember's own package are
+dropped, because they explain nothing to the person whose code failed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import traceback
+from dataclasses import dataclass
+
+import cloudpickle
+
+from .exceptions import TaskError
+
+_EMBER_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ENGINE_DIRS = tuple(
+    os.path.join(_EMBER_ROOT, name) + os.sep for name in ("core", "ember")
+) + (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+
+
+def _is_engine_frame(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_ENGINE_DIRS) and "/tests/" not in filename
+
+
+def user_traceback(exc: BaseException) -> str:
+    """Format ``exc`` with Ember's own frames removed."""
+    frames = [
+        frame for frame in traceback.extract_tb(exc.__traceback__)
+        if not _is_engine_frame(frame.filename)
+    ]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+@dataclass(frozen=True)
+class RemoteError:
+    """A picklable record of a failure in another process."""
+
+    function_name: str
+    traceback_text: str
+    exception_bytes: bytes | None
+    """The cloudpickled exception, or None when it could not be pickled."""
+
+    def to_exception(self) -> TaskError:
+        cause = None
+        if self.exception_bytes is not None:
+            try:
+                cause = pickle.loads(self.exception_bytes)
+            except Exception:  # the class may not import here; the text still explains
+                cause = None
+        return make_task_error(self.function_name, self.traceback_text, cause)
+
+
+def capture(exc: BaseException, function_name: str) -> RemoteError:
+    """Record ``exc`` raised by ``function_name`` so another process can re-raise it."""
+    text = user_traceback(exc)
+    try:
+        payload: bytes | None = cloudpickle.dumps(_without_traceback(exc))
+        pickle.loads(payload)
+    except Exception:
+        payload = None
+    return RemoteError(function_name, text, payload)
+
+
+def _without_traceback(exc: BaseException) -> BaseException:
+    exc.__traceback__ = None
+    return exc
+
+
+_dual_classes: dict[type, type] = {}
+
+
+def make_task_error(function_name: str, text: str, cause: BaseException | None) -> TaskError:
+    """A ``TaskError`` that is also an instance of ``type(cause)``.
+
+    This needs a class deriving from both. DESIGN.md makes that a contract
+    (``except ValueError`` must catch a remote ValueError), so it is the one place
+    Ember derives from a user's class; it is cached per class and never alters it.
+    """
+    if cause is None or isinstance(cause, TaskError):
+        if isinstance(cause, TaskError):
+            return cause
+        return TaskError(function_name, text)
+    cls = _dual_class(type(cause))
+    if cls is None:
+        return TaskError(function_name, text, cause)
+    error = cls.__new__(cls)
+    error.args = cause.args
+    try:
+        error.__dict__.update(getattr(cause, "__dict__", {}))
+    except (AttributeError, TypeError):
+        pass
+    error.function_name = function_name
+    error.traceback_text = text
+    error.cause = cause
+    error.__cause__ = _RemoteTraceback(text)
+    return error
+
+
+def _dual_class(user_class: type) -> type | None:
+    if user_class in _dual_classes:
+        return _dual_classes[user_class]
+    try:
+        dual = type(
+            f"TaskError({user_class.__name__})",
+            (TaskError, user_class),
+            {"__module__": "ember.exceptions", "__reduce__": _reduce_dual,
+             "__str__": TaskError.__str__, "__init__": TaskError.__init__},
+        )
+    except TypeError:  # e.g. a final class or an incompatible C layout
+        dual = None
+    _dual_classes[user_class] = dual
+    return dual
+
+
+def _reduce_dual(error: TaskError) -> tuple:
+    return (make_task_error, (error.function_name, error.traceback_text, error.cause))
+
+
+class _RemoteTraceback(Exception):
+    """Chained as ``__cause__`` so Python prints the remote traceback above the error."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return "\n" + self.text

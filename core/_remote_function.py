@@ -1,0 +1,105 @@
+"""``@ember.remote`` functions: ``f.remote(...)`` submits, ``f.options(...)`` overrides."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import threading
+from typing import Any, Callable, Generic, ParamSpec, TypeVar
+
+from . import _context
+from ._object_ref import ObjectRef
+from ._options import TaskOptions, replace_checked
+from ._serialization import dumps_function
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ids = itertools.count(1)
+_id_lock = threading.Lock()
+
+
+def _new_function_id() -> int:
+    # Unique across processes: a worker defining a remote function must not collide
+    # with the driver's ids.
+    with _id_lock:
+        return (os.getpid() << 32) | next(_ids)
+
+
+class _Shipped:
+    """The function's pickled bytes, made once and shared by every ``.options()`` copy."""
+
+    __slots__ = ("function", "function_id", "_blob", "_lock")
+
+    def __init__(self, function: Callable[..., Any], function_id: int, blob: bytes | None = None):
+        self.function = function
+        self.function_id = function_id
+        self._blob = blob
+        self._lock = threading.Lock()
+
+    def blob(self) -> bytes:
+        if self._blob is None:
+            with self._lock:
+                if self._blob is None:
+                    self._blob = dumps_function(self.function, self.function.__qualname__)
+        return self._blob
+
+
+class RemoteFunction(Generic[P, R]):
+    """A function that runs as a task on the cluster.
+
+    Example::
+
+        @ember.remote
+        def add(a, b):
+            return a + b
+
+        assert ember.get(add.remote(1, 2)) == 3
+    """
+
+    def __init__(self, function: Callable[P, R], options: TaskOptions,
+                 shipped: _Shipped | None = None):
+        self._function = function
+        self._options = options
+        self._shipped = shipped or _Shipped(function, _new_function_id())
+        functools.update_wrapper(self, function)
+
+    @property
+    def name(self) -> str:
+        return self._options.name or self._function.__qualname__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"remote function {self._function.__qualname__!r} cannot be called directly; "
+            f"use {self._function.__name__}.remote(...) to run it as a task (the plain "
+            f"function is {self._function.__name__}._function)")
+
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Submit the task; returns an ObjectRef (a list of them for ``num_returns > 1``)."""
+        refs = _context.current().submit(self, args, kwargs, self._options)
+        count = self._options.num_returns
+        if count == 1:
+            return refs[0]
+        return refs if count > 1 else None
+
+    def options(self, **overrides: Any) -> RemoteFunction[P, R]:
+        """A copy with some options replaced, e.g. ``f.options(num_cpus=2).remote()``."""
+        options = replace_checked(self._options, f"remote function {self.name!r}", overrides)
+        return RemoteFunction(self._function, options, self._shipped)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._shipped.function_id, self._shipped.blob(), self._options))
+
+    def __repr__(self) -> str:
+        return f"<ember remote function {self.name}>"
+
+
+def _rebuild(function_id: int, blob: bytes, options: TaskOptions) -> RemoteFunction[Any, Any]:
+    import pickle
+
+    function = pickle.loads(blob)
+    return RemoteFunction(function, options, _Shipped(function, function_id, blob))
+
+
+ObjectRefList = list[ObjectRef[Any]]

@@ -1,0 +1,239 @@
+"""Which task runs on which worker, given resources: pure logic, no I/O.
+
+    ready tasks (priority: deeper nesting first, then submission order)
+        │  schedule()
+        ▼
+    a worker already leased for the same resource shape and idle ──> assign
+    else resources free for a new lease ──> an idle worker, or a new one to spawn
+    else a leased worker of that shape with room in its pipeline ──> queue behind
+
+A worker blocked in ``get`` gives its CPUs back so nested tasks can run (no deadlock on
+2 CPUs); it takes them back when it resumes, briefly over-committing if need be.
+Nested tasks run before new top-level ones so a blocked parent's children go first.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+PIPELINE_DEPTH = 4
+"""Tasks queued on one worker when no resources are free for another lease."""
+
+
+def fits(available: dict[str, float], demand: dict[str, float]) -> bool:
+    return all(available.get(k, 0.0) >= v - 1e-9 for k, v in demand.items())
+
+
+def shape_key(demand: dict[str, float]) -> tuple:
+    return tuple(sorted(demand.items()))
+
+
+@dataclass(eq=False)
+class Task:
+    """A submitted task as the driver tracks it."""
+
+    task_id: int
+    function_id: int
+    name: str
+    args_payload: tuple
+    ref_args: list[tuple[Any, int]]
+    held_ids: list[int]            # refs this task keeps alive until it finishes
+    return_ids: list[int]
+    demand: dict[str, float]
+    max_retries: int
+    retry_exceptions: Any
+    depth: int
+    submitter: int                 # 0 for the driver, else a worker index
+    pending_deps: int = 0
+    retries_used: int = 0
+    cancelled: bool = False
+    force_cancelled: bool = False
+    finished: bool = False
+    worker: Any = None
+    seq: int = 0
+    shape: tuple = ()
+
+    def __post_init__(self) -> None:
+        self.shape = shape_key(self.demand)
+
+
+@dataclass(eq=False)
+class WorkerSlot:
+    """The scheduler's view of one worker process."""
+
+    index: int
+    lease: tuple | None = None               # resource shape it is leased for
+    lease_demand: dict[str, float] = field(default_factory=dict)
+    gpu_ids: list[int] = field(default_factory=list)
+    inflight: OrderedDict = field(default_factory=OrderedDict)  # task_id -> Task
+    blocked: int = 0
+    alive: bool = True
+    # Filled in by the node: its connection and what the worker holds.
+    channel: Any = None
+    pid: int | None = None
+    functions_sent: set = field(default_factory=set)
+    held: Counter = field(default_factory=Counter)      # object id -> refs it holds
+    pins: Counter = field(default_factory=Counter)      # object id -> views it maps
+    allocs: set = field(default_factory=set)            # arena offsets being written
+    requests: dict = field(default_factory=dict)
+    exit_code: int | None = None
+    eof: bool = False
+    gpu_env: bool = False
+    retired: bool = False
+    kill_when_spawned: bool = False
+
+
+class Scheduler:
+    def __init__(self, total: dict[str, float], max_idle_workers: int):
+        self.total = dict(total)
+        self.available = dict(total)
+        self.max_idle_workers = max_idle_workers
+        self._ready: list[tuple[int, int, Task]] = []
+        self._ready_shapes: Counter[tuple] = Counter()
+        self._seq = itertools.count()
+        self.workers: dict[int, WorkerSlot] = {}
+        self._gpu_free = {i: 1.0 for i in range(int(total.get("GPU", 0)))}
+
+    # -- queue ---------------------------------------------------------------------
+    def push(self, task: Task, *, keep_order: bool = False) -> None:
+        if not keep_order:
+            task.seq = next(self._seq)
+        heapq.heappush(self._ready, (-task.depth, task.seq, task))
+        self._ready_shapes[task.shape] += 1
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def infeasible(self, demand: dict[str, float]) -> str | None:
+        """Why ``demand`` can never be met on this node, or None."""
+        for key, amount in demand.items():
+            have = self.total.get(key, 0.0)
+            if amount > have + 1e-9:
+                return f"{amount:g} {key} requested but the cluster has {have:g} in total"
+        return None
+
+    # -- decisions -------------------------------------------------------------------
+    def schedule(self, spawn: Any) -> list[tuple[Task, WorkerSlot]]:
+        """Assign ready tasks to workers; ``spawn()`` returns a new WorkerSlot."""
+        assignments: list[tuple[Task, WorkerSlot]] = []
+        deferred: list[tuple[int, int, Task]] = []
+        blocked_shapes: set[tuple] = set()
+        while self._ready:
+            item = heapq.heappop(self._ready)
+            task = item[2]
+            self._ready_shapes[task.shape] -= 1
+            if task.cancelled or task.finished:
+                continue
+            if task.shape in blocked_shapes:
+                deferred.append(item)
+                continue
+            worker = self._place(task, spawn)
+            if worker is None:
+                blocked_shapes.add(task.shape)
+                deferred.append(item)
+                continue
+            worker.inflight[task.task_id] = task
+            task.worker = worker
+            assignments.append((task, worker))
+        for item in deferred:
+            heapq.heappush(self._ready, item)
+            self._ready_shapes[item[2].shape] += 1
+        return assignments
+
+    def _place(self, task: Task, spawn: Any) -> WorkerSlot | None:
+        leased = [w for w in self.workers.values()
+                  if w.alive and w.lease == task.shape and not w.blocked]
+        for worker in leased:
+            if not worker.inflight:
+                return worker
+        if fits(self.available, task.demand):
+            worker = self._idle_worker() or spawn()
+            self._lease(worker, task)
+            return worker
+        if leased:
+            worker = min(leased, key=lambda w: len(w.inflight))
+            if len(worker.inflight) < PIPELINE_DEPTH:
+                return worker
+        return None
+
+    def _idle_worker(self) -> WorkerSlot | None:
+        for worker in self.workers.values():
+            if worker.alive and worker.lease is None and not worker.inflight:
+                return worker
+        return None
+
+    def _lease(self, worker: WorkerSlot, task: Task) -> None:
+        worker.lease = task.shape
+        worker.lease_demand = dict(task.demand)
+        for key, amount in task.demand.items():
+            self.available[key] = self.available.get(key, 0.0) - amount
+        worker.gpu_ids = self._take_gpus(task.demand.get("GPU", 0.0))
+
+    def _take_gpus(self, amount: float) -> list[int]:
+        if amount <= 0:
+            return []
+        if amount < 1:
+            for gpu, free in self._gpu_free.items():
+                if free >= amount - 1e-9:
+                    self._gpu_free[gpu] = free - amount
+                    return [gpu]
+        whole = [gpu for gpu, free in self._gpu_free.items() if free >= 1 - 1e-9]
+        taken = whole[:math.ceil(amount)]
+        for gpu in taken:
+            self._gpu_free[gpu] = 0.0
+        return taken
+
+    def release_lease(self, worker: WorkerSlot) -> None:
+        if worker.lease is None:
+            return
+        for key, amount in worker.lease_demand.items():
+            if key == "CPU" and worker.blocked:
+                continue  # already given back while blocked
+            self.available[key] = self.available.get(key, 0.0) + amount
+        share = worker.lease_demand.get("GPU", 0.0)
+        for gpu in worker.gpu_ids:
+            self._gpu_free[gpu] = min(1.0, self._gpu_free[gpu] + (share if share < 1 else 1.0))
+        worker.lease, worker.lease_demand, worker.gpu_ids = None, {}, []
+
+    def finish(self, worker: WorkerSlot, task: Task) -> None:
+        """``task`` left ``worker``; drop its lease when nothing of its shape is waiting."""
+        worker.inflight.pop(task.task_id, None)
+        task.worker = None
+        if not worker.inflight and not self._has_ready_shape(worker.lease):
+            self.release_lease(worker)
+
+    def _has_ready_shape(self, shape: tuple | None) -> bool:
+        return self._ready_shapes[shape] > 0
+
+    def block(self, worker: WorkerSlot) -> None:
+        """The worker's task waits in ``get``: lend its CPUs to other tasks."""
+        worker.blocked += 1
+        if worker.blocked == 1:
+            cpus = worker.lease_demand.get("CPU", 0.0)
+            self.available["CPU"] = self.available.get("CPU", 0.0) + cpus
+
+    def unblock(self, worker: WorkerSlot) -> None:
+        worker.blocked -= 1
+        if worker.blocked == 0:
+            cpus = worker.lease_demand.get("CPU", 0.0)
+            self.available["CPU"] = self.available.get("CPU", 0.0) - cpus
+
+    def remove_worker(self, worker: WorkerSlot) -> list[Task]:
+        """A worker died: free its resources; return the tasks it had."""
+        worker.alive = False
+        tasks = list(worker.inflight.values())
+        worker.inflight.clear()
+        self.release_lease(worker)
+        worker.blocked = 0
+        self.workers.pop(worker.index, None)
+        return tasks
+
+    def surplus_idle_workers(self) -> list[WorkerSlot]:
+        idle = [w for w in self.workers.values()
+                if w.alive and w.lease is None and not w.inflight]
+        return idle[self.max_idle_workers:]

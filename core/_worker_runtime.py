@@ -1,0 +1,213 @@
+"""A worker process's view of the engine: the Backend that nested API calls use.
+
+Every call becomes a message to the driver; calls that need an answer (get, wait,
+allocations) block on a request id that the reader thread completes. Reference-count
+changes are queued lock-free (they can happen inside garbage collection) and sent in
+order ahead of the next message, so the driver never sees a result before the refs it
+depends on are registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import itertools
+import threading
+from typing import Any
+
+import cloudpickle
+
+from . import _payload as P
+from . import _serialization
+from ._arena import Arena, allocation_size, write_file
+from ._backend import LocalRefCounts
+from ._object_ref import ObjectRef
+from ._object_store import INLINE_THRESHOLD
+from ._options import TaskOptions
+from ._protocol import Channel, Msg
+from ._scheduler import fits
+from ._task_args import split_args
+from .exceptions import GetTimeoutError, InfeasibleResourcesError
+
+ID_SHIFT = 40
+
+
+class _Request:
+    __slots__ = ("event", "value")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.value: Any = None
+
+
+class WorkerRuntime(LocalRefCounts):
+    def __init__(self, channel: Channel, index: int, arena: Arena, totals: dict[str, float]):
+        super().__init__()
+        self.channel = channel
+        self.index = index
+        self.arena = arena
+        self.totals = totals
+        self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._requests: dict[int, _Request] = {}
+        self._ref_events: collections.deque[tuple[int, int]] = collections.deque()
+        self._send_lock = threading.Lock()
+        self._registered_functions: set[int] = set()
+        self.depth = 0
+        self.take_queued_tasks = lambda: []  # set by the task loop
+
+    # -- plumbing ------------------------------------------------------------------------
+    def new_id(self) -> int:
+        return (self.index << ID_SHIFT) | next(self._ids)
+
+    def send(self, message: tuple) -> None:
+        """Send ``message`` after every queued reference change, atomically."""
+        with self._send_lock:
+            refs = self._drain_ref_events()
+            if refs is not None:
+                self.channel.send_many([refs, message])
+            else:
+                self.channel.send(message)
+
+    def flush_refs(self) -> None:
+        with self._send_lock:
+            refs = self._drain_ref_events()
+            if refs is not None:
+                self.channel.send(refs)
+
+    def _drain_ref_events(self) -> tuple | None:
+        if not self._ref_events:
+            return None
+        increfs, decrefs, unpins = [], [], []
+        lists = (increfs, decrefs, unpins)
+        while self._ref_events:
+            kind, object_id = self._ref_events.popleft()
+            lists[kind].append(object_id)
+        return (Msg.REFS, increfs, decrefs, unpins)
+
+    def request(self, kind: Msg, *fields: Any) -> Any:
+        request_id = next(self._request_ids)
+        pending = self._requests[request_id] = _Request()
+        self.send((kind, request_id, *fields))
+        pending.event.wait()
+        return pending.value
+
+    def complete(self, request_id: int, value: Any) -> None:
+        pending = self._requests.pop(request_id)
+        pending.value = value
+        pending.event.set()
+
+    def _first_local_ref(self, object_id: int) -> None:
+        self._ref_events.append((0, object_id))
+
+    def _last_local_ref(self, object_id: int) -> None:
+        self._ref_events.append((1, object_id))
+
+    def unpin_later(self, object_id: int) -> None:
+        self._ref_events.append((2, object_id))
+
+    # -- values --------------------------------------------------------------------------
+    def store_value(self, serialized: _serialization.Serialized) -> P.Payload:
+        """Inline for small values; large buffers go to the arena (or a spill file)."""
+        if serialized.buffer_bytes < INLINE_THRESHOLD:
+            return P.inline(serialized)
+        lengths = [b.nbytes for b in serialized.buffers]
+        where, location = self.request(Msg.ALLOC, allocation_size(lengths))
+        if where == "arena":
+            self.arena.write(location, serialized.buffers)
+            return (P.ARENA, serialized.header, location, lengths)
+        if where == "file":
+            write_file(location, serialized.buffers)
+            return (P.FILE, serialized.header, location, lengths)
+        raise location  # the store could not hold it: an ObjectStoreFullError
+
+    def materialize(self, object_id: int, payload: P.Payload) -> Any:
+        release = None
+        if payload[0] == P.ARENA:
+            release = lambda: self.unpin_later(object_id)  # noqa: E731
+        return P.materialize(payload, self.arena, release)
+
+    # -- Backend -------------------------------------------------------------------------
+    def submit(self, function: Any, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[ObjectRef]:
+        demand = options.resource_demand()
+        if not fits(self.totals, demand):
+            raise InfeasibleResourcesError(
+                f"task {function.name!r} needs {demand} but the cluster has {self.totals} in "
+                "total; lower its num_cpus/num_gpus/resources")
+        serialized, ref_slots = split_args(args, kwargs)
+        args_payload = self.store_value(serialized)
+        shipped = function._shipped
+        blob = None
+        if shipped.function_id not in self._registered_functions:
+            blob = shipped.blob()
+            self._registered_functions.add(shipped.function_id)
+        task_id = self.new_id()
+        return_ids = [self.new_id() for _ in range(max(options.num_returns, 1))]
+        self.send((Msg.SUBMIT, task_id, shipped.function_id, blob, args_payload, ref_slots,
+                   serialized.contained_refs, return_ids, cloudpickle.dumps(options),
+                   function.name, self.depth + 1))
+        refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
+        return refs[:options.num_returns]
+
+    def register_known_function(self, function_id: int) -> None:
+        self._registered_functions.add(function_id)
+
+    def put(self, value: Any) -> ObjectRef:
+        serialized = _serialization.dumps(value)
+        payload = self.store_value(serialized)
+        object_id = self.new_id()
+        self.send((Msg.PUT, object_id, payload, serialized.contained_refs))
+        return ObjectRef._make(object_id, self, counted=True)
+
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+        ids = [ref._id for ref in refs]
+        returned = self.take_queued_tasks()
+        status, payloads = self.request(Msg.GET, ids, timeout, returned)
+        if status == "timeout":
+            raise GetTimeoutError(
+                f"get timed out after {timeout}s waiting for {len(ids)} object(s)")
+        values = []
+        for object_id, payload in zip(ids, payloads):
+            values.append(self.materialize(object_id, payload))
+        return values
+
+    def wait(self, refs: list[ObjectRef], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+        ready_ids = set(self.request(Msg.WAIT, [r._id for r in refs], num_returns, timeout))
+        ready = [r for r in refs if r._id in ready_ids][:num_returns]
+        chosen = {r._id for r in ready}
+        return ready, [r for r in refs if r._id not in chosen]
+
+    def cancel(self, ref: ObjectRef, force: bool) -> None:
+        self.send((Msg.CANCEL_REF, ref._id, force))
+
+    def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def fetch() -> None:
+            try:
+                future.set_result(self.get([ref], None)[0])
+            except BaseException as error:  # delivered to the awaiting caller
+                future.set_exception(error)
+        threading.Thread(target=fetch, daemon=True).start()
+        return future
+
+    def as_future(self, ref: ObjectRef) -> asyncio.Future:
+        return asyncio.wrap_future(self.as_concurrent_future(ref))
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.request(Msg.INFO, "cluster_resources")
+
+    def available_resources(self) -> dict[str, float]:
+        return self.request(Msg.INFO, "available_resources")
+
+    def timeline_events(self) -> list[dict[str, Any]]:
+        return self.request(Msg.INFO, "timeline")
+
+    def is_alive(self) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        """Inside a worker, shutdown is the driver's business; nothing to do."""

@@ -1,0 +1,30 @@
+"""Ember: a Python-native, fast actor/task core with a shared-memory object store.
+
+``import ember`` gives the core API; the libraries load on first use::
+
+    import ember
+    from ember import data, train, tune, serve, rl
+"""
+
+import importlib
+import os as _os
+
+# Run from a source checkout's root, this folder shadows the installed package and the
+# library folders sit beside it rather than inside it: look for them there too.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_checkout, "core", "_api.py")) and _checkout not in __path__:
+    __path__.append(_checkout)
+
+from ember.core import *  # noqa: E402,F403  the core API is ember's top level
+from ember.core import __all__ as _core_all  # noqa: E402
+
+__version__ = "0.1.0"
+_LIBRARIES = ("data", "train", "tune", "serve", "rl")
+__all__ = [*_core_all, *_LIBRARIES, "__version__"]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """Import a library on first access, so ``import ember`` stays light."""
+    if name in _LIBRARIES:
+        return importlib.import_module(f"ember.{name}")
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")
