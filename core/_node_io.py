@@ -195,6 +195,8 @@ class NodeIO:
             self.cancel(message[1], message[2])
         elif kind == Msg.INFO:
             self._on_info(worker, *message[1:])
+        elif kind == Msg.RETURN:
+            self._take_back(worker, message[1])
 
     def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
         if worker.alive:
@@ -307,15 +309,18 @@ class NodeIO:
 
     def _on_get(self, worker: WorkerSlot, request_id: int, ids: list[int],
                 timeout: float | None, returned: list[int]) -> None:
-        node = self.node
-        for task_id in returned:  # queued behind the blocking task: run them elsewhere
-            task = worker.inflight.pop(task_id, None)
-            if task is not None:
-                task.worker = None
-                node.scheduler.push(task, keep_order=True)
+        self._take_back(worker, returned)
         self._when_ready(worker, ids, len(set(ids)), timeout,
                          lambda: self._reply_get(worker, request_id, ids),
                          lambda: self._reply(worker, request_id, ("timeout", None)))
+
+    def _take_back(self, worker: WorkerSlot, task_ids: list[int]) -> None:
+        """Tasks queued behind one that blocked in ``get``: run them elsewhere."""
+        for task_id in task_ids:
+            task = worker.inflight.pop(task_id, None)
+            if task is not None:
+                task.worker = None
+                self.node.scheduler.push(task, keep_order=True)
 
     def _reply_get(self, worker: WorkerSlot, request_id: int, ids: list[int]) -> None:
         try:
@@ -325,8 +330,9 @@ class NodeIO:
         self._reply(worker, request_id, ("ok", payloads))
 
     def _on_wait(self, worker: WorkerSlot, request_id: int, ids: list[int],
-                 num_returns: int, timeout: float | None) -> None:
+                 num_returns: int, timeout: float | None, returned: list[int]) -> None:
         store = self.node.store
+        self._take_back(worker, returned)
 
         def answer() -> None:
             self._reply(worker, request_id, [oid for oid in ids if store.is_ready(oid)])

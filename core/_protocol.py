@@ -28,11 +28,12 @@ class Msg(IntEnum):
     SUBMIT = 11     # (SUBMIT, task_id, fn_id, fn_blob|None, args_payload, ref_args, nested, return_ids, options, name)
     PUT = 12        # (PUT, object_id, payload, contained_ids)
     GET = 13        # (GET, request_id, object_ids, timeout, returned_task_ids)
-    WAIT = 14       # (WAIT, request_id, object_ids, num_returns, timeout)
+    WAIT = 14       # (WAIT, request_id, object_ids, num_returns, timeout, returned_task_ids)
     ALLOC = 15      # (ALLOC, request_id, size)
     REFS = 16       # (REFS, increfs, decrefs, unpins)
     CANCEL_REF = 17  # (CANCEL_REF, object_id, force)
     INFO = 18       # (INFO, request_id, what)
+    RETURN = 19     # (RETURN, task_ids)  tasks that reached a worker blocked in get
 
 
 class Channel:

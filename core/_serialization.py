@@ -15,6 +15,7 @@ import io
 import pickle
 import sys
 import threading
+import types
 import warnings
 from typing import Any, NamedTuple
 
@@ -57,10 +58,19 @@ class _Pickler(cloudpickle.CloudPickler):
     """cloudpickle, plus zero-copy CPU torch tensors via their numpy view."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.CodeType:
+            return _code_reduce_keeping_filename(obj)
         torch = sys.modules.get("torch")
         if torch is not None and type(obj) is torch.Tensor and _numpy_compatible(obj, torch):
             return _tensor_from_numpy, (obj.detach().numpy(), obj.requires_grad)
         return super().reducer_override(obj)
+
+
+def _code_reduce_keeping_filename(code: types.CodeType) -> Any:
+    """cloudpickle's code reducer, but keeping ``co_filename``: remote tracebacks then
+    name the user's file and show the failing line instead of ``<dynamic-code>``."""
+    constructor, args = cloudpickle.cloudpickle._code_reduce(code)
+    return constructor, tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
 
 
 def _numpy_compatible(tensor: Any, torch: Any) -> bool:
@@ -88,7 +98,9 @@ def dumps(value: Any) -> Serialized:
 def dumps_function(function: Any, name: str) -> bytes:
     """cloudpickle a task's function once; errors name the function and the culprit."""
     try:
-        return cloudpickle.dumps(function, protocol=5)
+        stream = io.BytesIO()
+        _Pickler(stream, protocol=5).dump(function)
+        return stream.getvalue()
     except Exception as error:
         raise TypeError(
             f"could not serialize remote function {name!r}: {error}. A remote function "

@@ -56,8 +56,10 @@ class TaskLoop:
         self.ready = threading.Condition()
         self.running_task: int | None = None
         self.cancel_target: int | None = None
+        self.blocked = False
         self.main_thread = threading.main_thread().ident
-        runtime.take_queued_tasks = self.take_queued_tasks
+        runtime.enter_blocking = self.enter_blocking
+        runtime.leave_blocking = self.leave_blocking
 
     def serve_forever(self) -> None:
         signal.signal(signal.SIGINT, self._on_sigint)
@@ -69,12 +71,18 @@ class TaskLoop:
                 message = self.queue.popleft()
             self._execute(message)
 
-    def take_queued_tasks(self) -> list[int]:
-        """Hand queued tasks back (the running one is about to block in ``get``)."""
+    def enter_blocking(self) -> list[int]:
+        """The running task is about to wait in ``get``/``wait``: hand queued tasks back
+        (they may be the very tasks it waits for) and bounce new ones until it resumes."""
         with self.ready:
+            self.blocked = True
             task_ids = [message[1] for message in self.queue]
             self.queue.clear()
         return task_ids
+
+    def leave_blocking(self) -> None:
+        with self.ready:
+            self.blocked = False
 
     # -- reader thread -------------------------------------------------------------------
     def _read_forever(self) -> None:
@@ -98,6 +106,9 @@ class TaskLoop:
         kind = message[0]
         if kind == Msg.EXEC:
             with self.ready:
+                if self.blocked:
+                    self.runtime.send((Msg.RETURN, [message[1]]))
+                    return
                 self.queue.append(message)
                 self.ready.notify()
         elif kind == Msg.REPLY:

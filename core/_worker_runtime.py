@@ -55,7 +55,8 @@ class WorkerRuntime(LocalRefCounts):
         self._send_lock = threading.Lock()
         self._registered_functions: set[int] = set()
         self.depth = 0
-        self.take_queued_tasks = lambda: []  # set by the task loop
+        self.enter_blocking: Any = lambda: []  # set by the task loop
+        self.leave_blocking: Any = lambda: None
 
     # -- plumbing ------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -163,8 +164,11 @@ class WorkerRuntime(LocalRefCounts):
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         ids = [ref._id for ref in refs]
-        returned = self.take_queued_tasks()
-        status, payloads = self.request(Msg.GET, ids, timeout, returned)
+        returned = self.enter_blocking()
+        try:
+            status, payloads = self.request(Msg.GET, ids, timeout, returned)
+        finally:
+            self.leave_blocking()
         if status == "timeout":
             raise GetTimeoutError(
                 f"get timed out after {timeout}s waiting for {len(ids)} object(s)")
@@ -175,7 +179,12 @@ class WorkerRuntime(LocalRefCounts):
 
     def wait(self, refs: list[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
-        ready_ids = set(self.request(Msg.WAIT, [r._id for r in refs], num_returns, timeout))
+        returned = self.enter_blocking()
+        try:
+            ready_ids = set(self.request(
+                Msg.WAIT, [r._id for r in refs], num_returns, timeout, returned))
+        finally:
+            self.leave_blocking()
         ready = [r for r in refs if r._id in ready_ids][:num_returns]
         chosen = {r._id for r in ready}
         return ready, [r for r in refs if r._id not in chosen]
