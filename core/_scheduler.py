@@ -93,8 +93,7 @@ class Scheduler:
         self.total = dict(total)
         self.available = dict(total)
         self.max_idle_workers = max_idle_workers
-        self._ready: list[tuple[int, int, Task]] = []
-        self._ready_shapes: Counter[tuple] = Counter()
+        self._ready: dict[tuple, list[tuple[int, int, Task]]] = {}
         self._seq = itertools.count()
         self.workers: dict[int, WorkerSlot] = {}
         self._gpu_free = {i: 1.0 for i in range(int(total.get("GPU", 0)))}
@@ -103,11 +102,10 @@ class Scheduler:
     def push(self, task: Task, *, keep_order: bool = False) -> None:
         if not keep_order:
             task.seq = next(self._seq)
-        heapq.heappush(self._ready, (-task.depth, task.seq, task))
-        self._ready_shapes[task.shape] += 1
+        heapq.heappush(self._ready.setdefault(task.shape, []), (-task.depth, task.seq, task))
 
     def has_ready(self) -> bool:
-        return bool(self._ready)
+        return any(self._ready.values())
 
     def infeasible(self, demand: dict[str, float]) -> str | None:
         """Why ``demand`` can never be met on this node, or None."""
@@ -119,30 +117,25 @@ class Scheduler:
 
     # -- decisions -------------------------------------------------------------------
     def schedule(self, spawn: Any) -> list[tuple[Task, WorkerSlot]]:
-        """Assign ready tasks to workers; ``spawn()`` returns a new WorkerSlot."""
+        """Assign ready tasks to workers; ``spawn()`` returns a new WorkerSlot.
+
+        Tasks wait in one queue per resource shape, so a shape that cannot run now
+        costs nothing while others are placed.
+        """
         assignments: list[tuple[Task, WorkerSlot]] = []
-        deferred: list[tuple[int, int, Task]] = []
-        blocked_shapes: set[tuple] = set()
-        while self._ready:
-            item = heapq.heappop(self._ready)
-            task = item[2]
-            self._ready_shapes[task.shape] -= 1
-            if task.cancelled or task.finished:
-                continue
-            if task.shape in blocked_shapes:
-                deferred.append(item)
-                continue
-            worker = self._place(task, spawn)
-            if worker is None:
-                blocked_shapes.add(task.shape)
-                deferred.append(item)
-                continue
-            worker.inflight[task.task_id] = task
-            task.worker = worker
-            assignments.append((task, worker))
-        for item in deferred:
-            heapq.heappush(self._ready, item)
-            self._ready_shapes[item[2].shape] += 1
+        for heap in sorted((h for h in self._ready.values() if h), key=lambda h: h[0][:2]):
+            while heap:
+                task = heap[0][2]
+                if task.cancelled or task.finished:
+                    heapq.heappop(heap)
+                    continue
+                worker = self._place(task, spawn)
+                if worker is None:
+                    break
+                heapq.heappop(heap)
+                worker.inflight[task.task_id] = task
+                task.worker = worker
+                assignments.append((task, worker))
         return assignments
 
     def _place(self, task: Task, spawn: Any) -> WorkerSlot | None:
@@ -208,7 +201,7 @@ class Scheduler:
             self.release_lease(worker)
 
     def _has_ready_shape(self, shape: tuple | None) -> bool:
-        return self._ready_shapes[shape] > 0
+        return bool(self._ready.get(shape))
 
     def block(self, worker: WorkerSlot) -> None:
         """The worker's task waits in ``get``: lend its CPUs to other tasks."""
