@@ -114,11 +114,9 @@ class Node(LocalRefCounts):
         self._queue_ref_event(1, object_id)
 
     def _queue_ref_event(self, kind: int, object_id: int) -> None:
-        # Runs in any thread, even inside garbage collection: queue, never lock.
-        was_empty = not self.ref_events
+        # Runs in any thread, even inside garbage collection: queue, never lock. The
+        # next API call or the I/O thread's next tick (at most REF_TICK_S) applies it.
         self.ref_events.append((kind, object_id))
-        if was_empty and self.alive:
-            self.io.wake()
 
     def drain_ref_events(self) -> None:
         """Apply this process's queued incref/decref/unpin, in order (under the lock)."""

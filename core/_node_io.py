@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import pickle
 import selectors
 import signal
@@ -27,10 +28,13 @@ from ._node import Node, cancelled_payload
 from ._protocol import Msg
 from ._remote_error import RemoteError
 from ._scheduler import Task, WorkerSlot
+from ._worker import CANCEL_SIGNAL
 from ._zygote import EXITED, SPAWNED
 from .exceptions import WorkerCrashedError
 
 _EXIT_REPORT_GRACE_S = 1.0
+REF_TICK_S = 0.05
+"""How often an otherwise idle node applies dropped refs (frees memory)."""
 
 
 class NodeIO:
@@ -77,9 +81,10 @@ class NodeIO:
     def _run(self) -> None:
         node = self.node
         while not self._stopping:
-            timeout = None
+            timeout: float | None = REF_TICK_S
             if self._timers:
-                timeout = max(0.0, self._timers[0][0] - time.monotonic())
+                timeout = min(REF_TICK_S,
+                              max(0.0, self._timers[0][0] - time.monotonic()))
             try:
                 events = self.selector.select(timeout)
             except (OSError, ValueError):
@@ -108,13 +113,13 @@ class NodeIO:
         else:
             worker: WorkerSlot = key.data
             try:
-                data = worker.channel.sock.recv(1 << 20)
+                messages = worker.channel.read_some()
             except OSError:
-                data = b""
-            if not data:
+                messages = None
+            if messages is None:
                 self._on_worker_eof(worker)
                 return
-            for message in worker.channel.feed(data):
+            for message in messages:
                 self._handle(worker, message)
 
     def _fire_timers(self) -> None:
@@ -211,6 +216,8 @@ class NodeIO:
         task = worker.inflight.get(task_id)
         if task is None:
             return
+        if worker.blocked and next(iter(worker.inflight)) == task_id:
+            self._abandon_waits(worker)  # it finished (e.g. cancelled) while in get
         node.scheduler.finish(worker, task)
         node.timeline.append({
             "name": task.name, "cat": "task", "ph": "X", "ts": start * 1e6,
@@ -351,11 +358,14 @@ class NodeIO:
             return
         node.scheduler.block(worker)
         state = {"needed": needed, "done": False}
+        key = object()
+        worker.requests[key] = state
 
         def finish(callback: Any) -> None:
             if state["done"]:
                 return
             state["done"] = True
+            worker.requests.pop(key, None)
             if worker.alive:
                 node.scheduler.unblock(worker)
             callback()
@@ -369,6 +379,13 @@ class NodeIO:
             store.on_ready(object_id, one_ready)
         if timeout is not None:
             self.add_timer(timeout, lambda: finish(on_timeout))
+
+    def _abandon_waits(self, worker: WorkerSlot) -> None:
+        for state in worker.requests.values():
+            if not state["done"]:
+                state["done"] = True
+                self.node.scheduler.unblock(worker)
+        worker.requests.clear()
 
     def _on_info(self, worker: WorkerSlot, request_id: int, what: str) -> None:
         node = self.node
@@ -398,7 +415,9 @@ class NodeIO:
         else:
             try:
                 worker.channel.send((Msg.CANCEL, task.task_id))
-            except OSError:
+                if worker.pid:
+                    os.kill(worker.pid, CANCEL_SIGNAL)  # interrupts user code, even a sleep
+            except (OSError, ProcessLookupError):
                 pass
 
     # -- worker lifecycle ------------------------------------------------------------------

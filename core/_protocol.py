@@ -43,6 +43,8 @@ class Channel:
         self.sock = sock
         self._send_lock = threading.Lock()
         self._inbox = bytearray()
+        self._buffer = bytearray(_RECV_SIZE)
+        self._view = memoryview(self._buffer)
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
             try:
                 sock.setsockopt(socket.SOL_SOCKET, option, 4 << 20)
@@ -63,29 +65,36 @@ class Channel:
         with self._send_lock:
             self.sock.sendall(b"".join(parts))
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes | memoryview) -> list[Any]:
         """Append received bytes; return every complete message."""
         inbox = self._inbox
         inbox += data
         messages, position, size = [], 0, len(inbox)
-        while size - position >= 4:
-            (length,) = _LENGTH.unpack_from(inbox, position)
-            if size - position - 4 < length:
-                break
-            start = position + 4
-            messages.append(pickle.loads(memoryview(inbox)[start:start + length]))
-            position = start + length
+        with memoryview(inbox) as view:
+            while size - position >= 4:
+                (length,) = _LENGTH.unpack_from(view, position)
+                if size - position - 4 < length:
+                    break
+                start = position + 4
+                messages.append(pickle.loads(view[start:start + length]))
+                position = start + length
         if position:
             del inbox[:position]
         return messages
 
+    def read_some(self) -> list[Any] | None:
+        """One ``recv`` into a reused buffer (no per-call allocation); None at EOF."""
+        count = self.sock.recv_into(self._buffer)
+        if not count:
+            return None
+        return self.feed(self._view[:count])
+
     def recv(self) -> list[Any]:
         """Block until at least one message arrives; raise EOFError when the peer is gone."""
         while True:
-            data = self.sock.recv(_RECV_SIZE)
-            if not data:
+            messages = self.read_some()
+            if messages is None:
                 raise EOFError("peer closed the connection")
-            messages = self.feed(data)
             if messages:
                 return messages
 

@@ -1,10 +1,14 @@
 """A worker process: receive tasks, run them one at a time, send results back.
 
-    reader thread: socket ──> EXEC queued / REPLY completes a request / CANCEL
-    main thread:   queue ──> function(*args) ──> results stored ──> DONE
+    socket ──> EXEC queued ──> function(*args) ──> results stored ──> DONE (batched)
 
-The main thread runs user code, so a cancel is a SIGINT aimed at it, which the handler
-turns into KeyboardInterrupt only while the targeted task is the one running.
+One thread does everything: it reads the socket when it has nothing queued (or waits
+for a reply inside ``get``), so a task costs no thread hand-offs. Results of short tasks
+are sent together when more tasks are already queued, but never held back long.
+
+Cancellation: the driver sends CANCEL and then SIGUSR1. The signal interrupts user code
+(even a blocking sleep); its handler reads the socket and raises KeyboardInterrupt if
+the CANCEL names the running task.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import collections
 import os
 import pickle
-import select
 import signal
 import socket
 import sys
@@ -30,7 +33,9 @@ from ._task_args import fill_slots
 from ._worker_runtime import WorkerRuntime
 from .exceptions import TaskCancelledError
 
-_REF_FLUSH_INTERVAL_S = 0.05
+_MAX_RESULT_DELAY_S = 0.0005
+"""Results of finished tasks wait at most this long for company before being sent."""
+CANCEL_SIGNAL = signal.SIGUSR1
 
 
 def run(sock_fd: int, index: int, arena: Arena, config: dict[str, Any]) -> None:
@@ -53,91 +58,85 @@ class TaskLoop:
         self.runtime = runtime
         self.functions: dict[int, Any] = {}
         self.queue: collections.deque[tuple] = collections.deque()
-        self.ready = threading.Condition()
         self.running_task: int | None = None
-        self.cancel_target: int | None = None
+        self.in_user_code = False
         self.blocked = False
-        self.main_thread = threading.main_thread().ident
+        self.cancel_requested: int | None = None
+        self.unsent: list[tuple] = []
+        self.unsent_since = 0.0
+        runtime.on_message = self._on_message
         runtime.enter_blocking = self.enter_blocking
         runtime.leave_blocking = self.leave_blocking
 
     def serve_forever(self) -> None:
-        signal.signal(signal.SIGINT, self._on_sigint)
-        threading.Thread(target=self._read_forever, name="ember-reader", daemon=True).start()
+        signal.signal(CANCEL_SIGNAL, self._on_cancel_signal)
+        runtime = self.runtime
         while True:
-            with self.ready:
-                while not self.queue:
-                    self.ready.wait()
-                message = self.queue.popleft()
-            self._execute(message)
+            if not self.queue:
+                self._send_results()
+                runtime.wait_until(lambda: bool(self.queue))
+                continue
+            if self.unsent and time.perf_counter() - self.unsent_since > _MAX_RESULT_DELAY_S:
+                self._send_results()
+            self._execute(self.queue.popleft())
 
-    def enter_blocking(self) -> list[int]:
-        """The running task is about to wait in ``get``/``wait``: hand queued tasks back
-        (they may be the very tasks it waits for) and bounce new ones until it resumes."""
-        with self.ready:
-            self.blocked = True
-            task_ids = [message[1] for message in self.queue]
-            self.queue.clear()
-        return task_ids
+    def _send_results(self) -> None:
+        if self.unsent:
+            batch, self.unsent = self.unsent, []
+            self.runtime.send_many([message for message, _ in batch])
+            # Only now may the result values (and refs inside them) be released: the
+            # driver has learned which refs the results contain.
+            del batch
 
-    def leave_blocking(self) -> None:
-        with self.ready:
-            self.blocked = False
-
-    # -- reader thread -------------------------------------------------------------------
-    def _read_forever(self) -> None:
-        channel = self.runtime.channel
-        try:
-            while True:
-                readable, _, _ = select.select([channel.sock], [], [], _REF_FLUSH_INTERVAL_S)
-                if not readable:
-                    self.runtime.flush_refs()
-                    continue
-                data = channel.sock.recv(1 << 20)
-                if not data:
-                    break
-                for message in channel.feed(data):
-                    self._on_message(message)
-        except (OSError, EOFError):
-            pass
-        os._exit(0)  # the driver is gone: so is this worker
-
+    # -- messages (handled by whichever thread reads the socket) -------------------------
     def _on_message(self, message: tuple) -> None:
         kind = message[0]
         if kind == Msg.EXEC:
-            with self.ready:
-                if self.blocked:
-                    self.runtime.send((Msg.RETURN, [message[1]]))
-                    return
+            if self.blocked:  # the running task waits in get: let another worker run it
+                self.runtime.send((Msg.RETURN, [message[1]]))
+            else:
                 self.queue.append(message)
-                self.ready.notify()
-        elif kind == Msg.REPLY:
-            self.runtime.complete(message[1], message[2])
         elif kind == Msg.CANCEL:
             self._cancel(message[1])
 
     def _cancel(self, task_id: int) -> None:
-        with self.ready:
-            for queued in self.queue:
-                if queued[1] == task_id:
-                    self.queue.remove(queued)
-                    self.runtime.send((Msg.DONE, task_id, _cancelled(), 0.0, 0.0))
-                    return
-            if self.running_task == task_id:
-                self.cancel_target = task_id
-                signal.pthread_kill(self.main_thread, signal.SIGINT)
+        for queued in self.queue:
+            if queued[1] == task_id:
+                self.queue.remove(queued)
+                self.runtime.send((Msg.DONE, task_id, _cancelled(), 0.0, 0.0))
+                return
+        if self.running_task == task_id and self.in_user_code:
+            if threading.current_thread() is threading.main_thread():
+                self.runtime.pending_cancel = task_id
+            else:
+                self.cancel_requested = task_id
+                signal.pthread_kill(threading.main_thread().ident, CANCEL_SIGNAL)
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.cancel_target is not None and self.cancel_target == self.running_task:
+    def _on_cancel_signal(self, signum: int, frame: Any) -> None:
+        if self.cancel_requested is not None and self.cancel_requested == self.running_task:
+            self.cancel_requested = None
             raise KeyboardInterrupt
+        if self.in_user_code:
+            self.runtime.read_available()  # raises KeyboardInterrupt if it names this task
 
-    # -- main thread ---------------------------------------------------------------------
+    def enter_blocking(self) -> list[int]:
+        """The running task is about to wait in ``get``/``wait``: hand queued tasks back
+        (they may be the very tasks it waits for) and bounce new ones until it resumes."""
+        self.blocked = True
+        self._send_results()
+        task_ids = [message[1] for message in self.queue]
+        self.queue.clear()
+        return task_ids
+
+    def leave_blocking(self) -> None:
+        self.blocked = False
+
+    # -- running a task ------------------------------------------------------------------
     def _execute(self, message: tuple) -> None:
         (_, task_id, function_id, blob, args_payload, ref_values, return_ids, name,
          env, depth) = message
         runtime = self.runtime
         start = time.time()
-        results: Any = None
         values: Any = None
         try:
             function = self._function(function_id, blob)
@@ -146,23 +145,24 @@ class TaskLoop:
                 os.environ.update(env)
             runtime.depth = depth
             self.running_task = task_id
+            self.in_user_code = True
             try:
                 value = function(*args, **kwargs)
             finally:
+                self.in_user_code = False
                 self.running_task = None
             del args, kwargs
             values = _split_returns(value, len(return_ids), name)
-            results = [self._store(v) for v in values]
+            results: Any = [self._store(v) for v in values]
         except KeyboardInterrupt:
-            if self.cancel_target != task_id:
-                raise
             results = _cancelled()
         except BaseException as error:  # every user failure goes back to the caller
             results = P.error(capture(error, name))
-        finally:
-            self.cancel_target = None
-        runtime.send((Msg.DONE, task_id, results, start, time.time()))
-        del values, results  # only now may their refs be released
+        self.cancel_requested = None
+        runtime.pending_cancel = None
+        if not self.unsent:
+            self.unsent_since = time.perf_counter()
+        self.unsent.append(((Msg.DONE, task_id, results, start, time.time()), values))
 
     def _function(self, function_id: int, blob: bytes | None) -> Any:
         function = self.functions.get(function_id)

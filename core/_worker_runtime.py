@@ -1,10 +1,13 @@
 """A worker process's view of the engine: the Backend that nested API calls use.
 
 Every call becomes a message to the driver; calls that need an answer (get, wait,
-allocations) block on a request id that the reader thread completes. Reference-count
-changes are queued lock-free (they can happen inside garbage collection) and sent in
-order ahead of the next message, so the driver never sees a result before the refs it
-depends on are registered.
+allocations) wait for a reply with their request id. There is no reader thread:
+whichever thread waits reads the socket itself (leader/follower), so the common case —
+one thread running a task — never hands a message between threads.
+
+Reference-count changes are queued lock-free (they can happen inside garbage
+collection) and sent in order ahead of the next message, so the driver never sees a
+result before the refs it depends on are registered.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import collections
 import concurrent.futures
 import itertools
+import os
 import threading
 from typing import Any
 
@@ -33,14 +37,6 @@ from .exceptions import GetTimeoutError, InfeasibleResourcesError
 ID_SHIFT = 40
 
 
-class _Request:
-    __slots__ = ("event", "value")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.value: Any = None
-
-
 class WorkerRuntime(LocalRefCounts):
     def __init__(self, channel: Channel, index: int, arena: Arena, totals: dict[str, float]):
         super().__init__()
@@ -50,13 +46,17 @@ class WorkerRuntime(LocalRefCounts):
         self.totals = totals
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
-        self._requests: dict[int, _Request] = {}
+        self._replies: dict[int, Any] = {}
+        self._cv = threading.Condition()
+        self._reading = False
+        self.on_message: Any = None  # the task loop's handler for EXEC / CANCEL
         self._ref_events: collections.deque[tuple[int, int]] = collections.deque()
         self._send_lock = threading.Lock()
         self._registered_functions: set[int] = set()
         self.depth = 0
         self.enter_blocking: Any = lambda: []  # set by the task loop
         self.leave_blocking: Any = lambda: None
+        self.pending_cancel: int | None = None
 
     # -- plumbing ------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -70,6 +70,11 @@ class WorkerRuntime(LocalRefCounts):
                 self.channel.send_many([refs, message])
             else:
                 self.channel.send(message)
+
+    def send_many(self, messages: list[tuple]) -> None:
+        with self._send_lock:
+            refs = self._drain_ref_events()
+            self.channel.send_many([refs, *messages] if refs is not None else messages)
 
     def flush_refs(self) -> None:
         with self._send_lock:
@@ -89,15 +94,57 @@ class WorkerRuntime(LocalRefCounts):
 
     def request(self, kind: Msg, *fields: Any) -> Any:
         request_id = next(self._request_ids)
-        pending = self._requests[request_id] = _Request()
         self.send((kind, request_id, *fields))
-        pending.event.wait()
-        return pending.value
+        self.wait_until(lambda: request_id in self._replies)
+        return self._replies.pop(request_id)
 
-    def complete(self, request_id: int, value: Any) -> None:
-        pending = self._requests.pop(request_id)
-        pending.value = value
-        pending.event.set()
+    def wait_until(self, ready: Any) -> None:
+        """Block until ``ready()``; if no other thread is reading the socket, read it."""
+        with self._cv:
+            while not ready():
+                if self._reading:
+                    self._cv.wait()
+                    continue
+                self._reading = True
+                self._cv.release()
+                try:
+                    self.flush_refs()
+                    messages = self.channel.recv()
+                except (OSError, EOFError):
+                    os._exit(0)  # the driver is gone: so is this worker
+                finally:
+                    self._cv.acquire()
+                    self._reading = False
+                    self._cv.notify_all()
+                self._handle(messages)
+
+    def read_available(self) -> None:
+        """Handle whatever already arrived, without blocking (used by the cancel signal)."""
+        with self._cv:
+            if self._reading:
+                return
+            self.channel.sock.setblocking(False)
+            try:
+                messages = self.channel.read_some()
+            except BlockingIOError:
+                return
+            finally:
+                self.channel.sock.setblocking(True)
+            if messages is None:
+                os._exit(0)
+            self._handle(messages)
+
+    def _handle(self, messages: list[tuple]) -> None:
+        """Under ``_cv``: replies complete requests, everything else goes to the task loop."""
+        for message in messages:
+            if message[0] == Msg.REPLY:
+                self._replies[message[1]] = message[2]
+            else:
+                self.on_message(message)
+        self._cv.notify_all()
+        cancel, self.pending_cancel = self.pending_cancel, None
+        if cancel is not None:
+            raise KeyboardInterrupt  # the running task was cancelled
 
     def _first_local_ref(self, object_id: int) -> None:
         self._ref_events.append((0, object_id))
@@ -193,6 +240,8 @@ class WorkerRuntime(LocalRefCounts):
         self.send((Msg.CANCEL_REF, ref._id, force))
 
     def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+        # A helper thread waits for the value; it reads the socket itself if the
+        # main thread is busy running user code.
         future: concurrent.futures.Future = concurrent.futures.Future()
 
         def fetch() -> None:
