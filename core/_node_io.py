@@ -417,6 +417,8 @@ class NodeIO:
                 worker.channel.send((Msg.CANCEL, task.task_id))
                 if worker.pid:
                     os.kill(worker.pid, CANCEL_SIGNAL)  # interrupts user code, even a sleep
+                else:
+                    worker.signal_when_spawned = CANCEL_SIGNAL
             except (OSError, ProcessLookupError):
                 pass
 
@@ -434,6 +436,8 @@ class NodeIO:
                 self._pids[pid] = worker
                 if worker.kill_when_spawned:
                     self.node.pool.kill(pid, signal.SIGKILL)
+                elif worker.signal_when_spawned:
+                    os.kill(pid, worker.signal_when_spawned)
         elif event[0] == EXITED:
             _, pid, code = event
             worker = self._pids.pop(pid, None)
@@ -495,7 +499,7 @@ class NodeIO:
             if -code == signal.SIGKILL:
                 how += " (possibly by the out-of-memory killer)"
         else:
-            how = f"it exited with code {code}"
+            how = f"it exited with exit code {code}"
         attempts = task.retries_used
         return (
             f"the worker running task {task.name!r} (pid {worker.pid}) died: {how}. The task "

@@ -47,13 +47,13 @@ class RemoteError:
     function_name: str
     traceback_text: str
     exception_bytes: bytes | None
-    """The cloudpickled exception, or None when it could not be pickled."""
+    """The cloudpickled (class, args, attributes) of the exception, or None."""
 
     def to_exception(self) -> TaskError:
         cause = None
         if self.exception_bytes is not None:
             try:
-                cause = pickle.loads(self.exception_bytes)
+                cause = _rebuild_exception(*pickle.loads(self.exception_bytes))
             except Exception:  # the class may not import here; the text still explains
                 cause = None
         return make_task_error(self.function_name, self.traceback_text, cause)
@@ -62,17 +62,23 @@ class RemoteError:
 def capture(exc: BaseException, function_name: str) -> RemoteError:
     """Record ``exc`` raised by ``function_name`` so another process can re-raise it."""
     text = user_traceback(exc)
+    if isinstance(exc, TaskError) and exc.cause is not None:
+        exc = exc.cause  # re-raised from a nested get: keep the original type
     try:
-        payload: bytes | None = cloudpickle.dumps(_without_traceback(exc))
-        pickle.loads(payload)
+        state = (type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
+        payload: bytes | None = cloudpickle.dumps(state)
     except Exception:
         payload = None
     return RemoteError(function_name, text, payload)
 
 
-def _without_traceback(exc: BaseException) -> BaseException:
-    exc.__traceback__ = None
-    return exc
+def _rebuild_exception(cls: type, args: tuple, attributes: dict) -> BaseException:
+    """Recreate an exception without calling its ``__init__``, whose signature may not
+    match ``args`` (a common pattern that breaks plain pickling of exceptions)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 _dual_classes: dict[type, type] = {}

@@ -36,7 +36,7 @@ class _Shipped:
         self.function = function
         self.function_id = function_id
         self._blob = blob
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def blob(self) -> bytes:
         if self._blob is None:
@@ -89,17 +89,17 @@ class RemoteFunction(Generic[P, R]):
         return RemoteFunction(self._function, options, self._shipped)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._shipped.function_id, self._shipped.blob(), self._options))
+        # The plain function, not its blob: cloudpickle's memo then handles a function
+        # that refers to its own remote wrapper (recursion) without looping.
+        return (_rebuild, (self._shipped.function_id, self._function, self._options))
 
     def __repr__(self) -> str:
         return f"<ember remote function {self.name}>"
 
 
-def _rebuild(function_id: int, blob: bytes, options: TaskOptions) -> RemoteFunction[Any, Any]:
-    import pickle
-
-    function = pickle.loads(blob)
-    return RemoteFunction(function, options, _Shipped(function, function_id, blob))
+def _rebuild(function_id: int, function: Callable[..., Any],
+             options: TaskOptions) -> RemoteFunction[Any, Any]:
+    return RemoteFunction(function, options, _Shipped(function, function_id))
 
 
 ObjectRefList = list[ObjectRef[Any]]

@@ -86,6 +86,7 @@ class WorkerSlot:
     gpu_env: bool = False
     retired: bool = False
     kill_when_spawned: bool = False
+    signal_when_spawned: int = 0
 
 
 class Scheduler:

@@ -62,6 +62,7 @@ class TaskLoop:
         self.in_user_code = False
         self.blocked = False
         self.cancel_requested: int | None = None
+        self.signal_pending = False
         self.unsent: list[tuple] = []
         self.unsent_since = 0.0
         runtime.on_message = self._on_message
@@ -118,6 +119,8 @@ class TaskLoop:
             raise KeyboardInterrupt
         if self.in_user_code:
             self.runtime.read_available()  # raises KeyboardInterrupt if it names this task
+        else:
+            self.signal_pending = True  # checked again just before user code starts
 
     def enter_blocking(self) -> list[int]:
         """The running task is about to wait in ``get``/``wait``: hand queued tasks back
@@ -147,6 +150,9 @@ class TaskLoop:
             self.running_task = task_id
             self.in_user_code = True
             try:
+                if self.signal_pending:  # a cancel may have raced the task's start
+                    self.signal_pending = False
+                    runtime.read_available()
                 value = function(*args, **kwargs)
             finally:
                 self.in_user_code = False
