@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar, overload
 
 from . import _context
-from ._object_ref import ObjectRef
+from ._object_ref import ObjectRef, _awaitable_error_hint
 from ._options import InitOptions, TaskOptions, replace_checked
 from ._remote_function import RemoteFunction
 from .exceptions import NotSupportedOnBackend
@@ -170,6 +170,7 @@ def get(refs: ObjectRef[T] | Sequence[ObjectRef[Any]], *, timeout: float | None 
     ``GetTimeoutError`` on timeout. Large arrays come back as read-only zero-copy views.
     """
     _check_timeout(timeout)
+    _awaitable_error_hint()
     if isinstance(refs, ObjectRef):
         return _context.current().get([refs], timeout)[0]
     if isinstance(refs, (list, tuple)):

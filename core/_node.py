@@ -31,7 +31,7 @@ from . import _serialization
 from ._arena import Arena
 from ._backend import LocalRefCounts
 from ._env import spill_parent_dir
-from ._object_ref import ObjectRef, _awaitable_error_hint
+from ._object_ref import ObjectRef
 from ._object_store import INLINE_THRESHOLD, ObjectStore
 from ._options import InitOptions, TaskOptions
 from ._protocol import Channel, Msg
@@ -231,7 +231,6 @@ class Node(LocalRefCounts):
         return ObjectRef._make(object_id, self, counted=True)
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
-        _awaitable_error_hint()
         ids = [self._own_id(ref) for ref in refs]
         latch = None
         with self.lock:

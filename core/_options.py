@@ -32,7 +32,7 @@ def check_resources(name: str, resources: Mapping[str, float] | None) -> dict[st
             raise TypeError(f"{name} keys must be non-empty strings, got {key!r}")
         if key in ("CPU", "GPU"):
             raise ValueError(
-                f"{name} must not contain {key!r}; use num_{key.lower()}= instead")
+                f"{name} must not contain {key!r}; use num_{key.lower()}s= instead")
         _check_amount(f"{name}[{key!r}]", amount)
     return dict(resources)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 import tempfile
-import time
 
 import cloudpickle
 import psutil
@@ -23,21 +23,23 @@ def _live_children() -> list[psutil.Process]:
     return alive
 
 
+# Sessions started by tests spill into a private folder, so the leak check below sees
+# only this test run's folders (other Ember programs may run on the machine).
+SPILL_PARENT = tempfile.mkdtemp(prefix="ember-tests-")
+os.environ["EMBER_SPILL_DIR"] = SPILL_PARENT
+
+
 def _ember_leftovers() -> set[str]:
-    spill = set(glob.glob(os.path.join(tempfile.gettempdir(), "ember-spill-*")))
+    spill = set(glob.glob(os.path.join(SPILL_PARENT, "ember-spill-*")))
     shm = {f"/dev/shm/{name}" for name in os.listdir("/dev/shm") if "ember" in name} \
         if os.path.isdir("/dev/shm") else set()
     return spill | shm
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until it is truthy or ``timeout`` passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value
+# Test helpers live in tests/tests_support; with --import-mode=importlib nothing puts
+# tests/ on sys.path, so do it here (only for the test process).
+sys.path.insert(0, os.path.dirname(__file__))
+from tests_support import wait_for  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -56,6 +58,15 @@ def no_leaks_after_module():  # type: ignore[no-untyped-def]
         pytest.fail(f"processes left behind: {names}")
     extra = _ember_leftovers() - before
     assert not extra, f"files left behind: {extra}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _remove_spill_parent():  # type: ignore[no-untyped-def]
+    yield
+    try:
+        os.rmdir(SPILL_PARENT)
+    except OSError as error:
+        pytest.fail(f"spill folders left behind in {SPILL_PARENT}: {error}")
 
 
 @pytest.fixture(autouse=True)
