@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import _thread
 import asyncio
 import concurrent.futures
 import itertools
@@ -43,18 +44,27 @@ from .exceptions import (EmberError, GetTimeoutError, InfeasibleResourcesError,
 
 
 class _Latch:
-    """Wakes a waiting thread once ``count`` objects are ready."""
+    """Wakes a waiting thread once ``count`` objects are ready.
 
-    __slots__ = ("remaining", "event")
+    Counted down under the node lock; the wake-up itself runs after the lock is
+    released (``after_lock``), so the woken thread does not immediately block on it.
+    """
 
-    def __init__(self, count: int):
+    __slots__ = ("remaining", "_gate", "_after_lock")
+
+    def __init__(self, count: int, after_lock: list[Any]):
         self.remaining = count
-        self.event = threading.Event()
+        self._gate = _thread.allocate_lock()  # cheaper than threading.Event
+        self._gate.acquire()
+        self._after_lock = after_lock
 
     def count_down(self) -> None:
         self.remaining -= 1
-        if self.remaining <= 0:
-            self.event.set()
+        if self.remaining == 0:
+            self._after_lock.append(self._gate.release)
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._gate.acquire(timeout=-1 if timeout is None else timeout)
 
 
 def default_object_store_memory() -> int:
@@ -80,7 +90,7 @@ class Node(LocalRefCounts):
         self.pool = WorkerPool(self.arena.fd, self.capacity, self.spill_dir)
         self.functions: dict[int, bytes] = {}
         self.tasks_by_return: dict[int, Task] = {}
-        self.timeline: collections.deque[dict[str, Any]] = collections.deque(maxlen=100_000)
+        self.timeline: collections.deque[tuple] = collections.deque(maxlen=100_000)
         self.ref_events: collections.deque[tuple[int, int]] = collections.deque()
         self.after_lock: list[Any] = []
         self._ids = itertools.count(1)
@@ -237,10 +247,10 @@ class Node(LocalRefCounts):
             self.drain_ref_events()
             waiting = {oid for oid in ids if not self.store.is_ready(oid)}
             if waiting:
-                latch = _Latch(len(waiting))
+                latch = _Latch(len(waiting), self.after_lock)
                 for object_id in waiting:
                     self.store.on_ready(object_id, latch.count_down)
-        if latch is not None and not latch.event.wait(timeout):
+        if latch is not None and not latch.wait(timeout):
             raise GetTimeoutError(
                 f"ember.get timed out after {timeout}s; {latch.remaining} of {len(ids)} "
                 "object(s) were not ready. Raise timeout=, or use ember.wait to poll")
@@ -268,11 +278,11 @@ class Node(LocalRefCounts):
             ready = [oid for oid in ids if self.store.is_ready(oid)]
             latch = None
             if len(ready) < num_returns and timeout != 0:
-                latch = _Latch(num_returns - len(ready))
+                latch = _Latch(num_returns - len(ready), self.after_lock)
                 for object_id in {oid for oid in ids if not self.store.is_ready(oid)}:
                     self.store.on_ready(object_id, latch.count_down)
         if latch is not None:
-            latch.event.wait(timeout)
+            latch.wait(timeout)
             with self.lock:
                 ready = [oid for oid in ids if self.store.is_ready(oid)]
         chosen = set(ready[:num_returns])
@@ -302,6 +312,16 @@ class Node(LocalRefCounts):
         object_id = self._own_id(ref)
         with self.lock:
             self.io.cancel(object_id, force)
+            callbacks = self.take_after_lock()
+        for callback in callbacks:
+            callback()
+
+    def take_after_lock(self) -> list[Any]:
+        """Wake-ups queued under the lock, to run once it is released (list kept in place:
+        latches hold a reference to it)."""
+        callbacks = self.after_lock[:]
+        self.after_lock.clear()
+        return callbacks
 
     # -- Backend: info and lifecycle -------------------------------------------------------
     def cluster_resources(self) -> dict[str, float]:
@@ -317,8 +337,13 @@ class Node(LocalRefCounts):
         return free
 
     def timeline_events(self) -> list[dict[str, Any]]:
+        """Finished tasks as Chrome trace "complete" events (one row per worker)."""
         with self.lock:
-            return list(self.timeline)
+            records = list(self.timeline)
+        return [{"name": name, "cat": "task", "ph": "X", "ts": start * 1e6,
+                 "dur": max(0.0, end - start) * 1e6, "pid": "ember",
+                 "tid": f"worker {index} (pid {pid})", "args": {"task_id": f"{task_id:x}"}}
+                for name, task_id, index, pid, start, end in records]
 
     def store_stats(self) -> dict[str, int]:
         with self.lock:

@@ -98,7 +98,7 @@ class NodeIO:
                 self._fire_timers()
                 node.drain_ref_events()
                 self.dispatch()
-                callbacks, node.after_lock = node.after_lock, []
+                callbacks = node.take_after_lock()
             for callback in callbacks:
                 callback()
 
@@ -219,11 +219,7 @@ class NodeIO:
         if worker.blocked and next(iter(worker.inflight)) == task_id:
             self._abandon_waits(worker)  # it finished (e.g. cancelled) while in get
         node.scheduler.finish(worker, task)
-        node.timeline.append({
-            "name": task.name, "cat": "task", "ph": "X", "ts": start * 1e6,
-            "dur": max(0.0, end - start) * 1e6, "pid": "ember",
-            "tid": f"worker {worker.index} (pid {worker.pid})",
-            "args": {"task_id": f"{task.task_id:x}"}})
+        node.timeline.append((task.name, task.task_id, worker.index, worker.pid, start, end))
         if isinstance(results, tuple):  # one ERROR payload for every return
             if self._should_retry_error(task, results):
                 task.retries_used += 1
@@ -392,7 +388,7 @@ class NodeIO:
         answers = {
             "cluster_resources": node.cluster_resources,
             "available_resources": node.available_resources,
-            "timeline": lambda: list(node.timeline),
+            "timeline": node.timeline_events,
         }
         self._reply(worker, request_id, answers[what]())
 

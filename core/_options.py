@@ -93,11 +93,14 @@ class TaskOptions:
             raise TypeError(f"name must be a string, got {self.name!r}")
 
     def resource_demand(self) -> dict[str, float]:
-        """The resources this task holds while it runs, as one dict."""
-        demand = {"CPU": float(self.num_cpus)} if self.num_cpus else {}
-        if self.num_gpus:
-            demand["GPU"] = float(self.num_gpus)
-        demand.update({k: float(v) for k, v in self.resources.items() if v})
+        """The resources this task holds while it runs, as one dict (do not mutate)."""
+        demand = self.__dict__.get("_demand")
+        if demand is None:
+            demand = {"CPU": float(self.num_cpus)} if self.num_cpus else {}
+            if self.num_gpus:
+                demand["GPU"] = float(self.num_gpus)
+            demand.update({k: float(v) for k, v in self.resources.items() if v})
+            object.__setattr__(self, "_demand", demand)  # computed once per options
         return demand
 
 

@@ -26,11 +26,24 @@ PIPELINE_DEPTH = 4
 
 
 def fits(available: dict[str, float], demand: dict[str, float]) -> bool:
-    return all(available.get(k, 0.0) >= v - 1e-9 for k, v in demand.items())
+    for key, amount in demand.items():
+        if available.get(key, 0.0) < amount - 1e-9:
+            return False
+    return True
+
+
+_shapes: dict[int, tuple] = {}
 
 
 def shape_key(demand: dict[str, float]) -> tuple:
-    return tuple(sorted(demand.items()))
+    # Demands usually come from a cached TaskOptions dict: memoize by identity.
+    cached = _shapes.get(id(demand))
+    if cached is not None and cached[0] is demand:
+        return cached[1]
+    shape = tuple(sorted(demand.items()))
+    if len(_shapes) < 4096:
+        _shapes[id(demand)] = (demand, shape)
+    return shape
 
 
 @dataclass(eq=False)
@@ -106,7 +119,10 @@ class Scheduler:
         heapq.heappush(self._ready.setdefault(task.shape, []), (-task.depth, task.seq, task))
 
     def has_ready(self) -> bool:
-        return any(self._ready.values())
+        for heap in self._ready.values():
+            if heap:
+                return True
+        return False
 
     def infeasible(self, demand: dict[str, float]) -> str | None:
         """Why ``demand`` can never be met on this node, or None."""
@@ -124,7 +140,10 @@ class Scheduler:
         costs nothing while others are placed.
         """
         assignments: list[tuple[Task, WorkerSlot]] = []
-        for heap in sorted((h for h in self._ready.values() if h), key=lambda h: h[0][:2]):
+        heaps = [h for h in self._ready.values() if h]
+        if len(heaps) > 1:
+            heaps.sort(key=lambda h: h[0][:2])
+        for heap in heaps:
             while heap:
                 task = heap[0][2]
                 if task.cancelled or task.finished:
@@ -140,11 +159,13 @@ class Scheduler:
         return assignments
 
     def _place(self, task: Task, spawn: Any) -> WorkerSlot | None:
-        leased = [w for w in self.workers.values()
-                  if w.alive and w.lease == task.shape and not w.blocked]
-        for worker in leased:
-            if not worker.inflight:
-                return worker
+        shape = task.shape
+        leased = []
+        for worker in self.workers.values():
+            if worker.lease == shape and worker.alive and not worker.blocked:
+                if not worker.inflight:
+                    return worker
+                leased.append(worker)
         if fits(self.available, task.demand):
             worker = self._idle_worker() or spawn()
             self._lease(worker, task)
@@ -228,6 +249,8 @@ class Scheduler:
         return tasks
 
     def surplus_idle_workers(self) -> list[WorkerSlot]:
+        if len(self.workers) <= self.max_idle_workers:
+            return []
         idle = [w for w in self.workers.values()
                 if w.alive and w.lease is None and not w.inflight]
         return idle[self.max_idle_workers:]

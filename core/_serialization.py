@@ -80,8 +80,27 @@ def _numpy_compatible(tensor: Any, torch: Any) -> bool:
             and (tensor.requires_grad is False or tensor.is_leaf))
 
 
+_PLAIN_SCALARS = frozenset({type(None), bool, int, float, str, bytes, complex})
+_EMPTY: list[Any] = []
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    """Builtin scalars and small containers of them: the C pickler handles these exactly
+    like cloudpickle does, ten times faster (most task arguments and results)."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if depth < 2 and (kind is tuple or kind is list) and len(value) <= 16:
+        return all(_is_plain(item, depth + 1) for item in value)
+    if depth < 2 and kind is dict and len(value) <= 16:
+        return all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
 def dumps(value: Any) -> Serialized:
     """Serialize ``value``; raise ``TypeError`` naming what could not be pickled."""
+    if _is_plain(value):
+        return Serialized(pickle.dumps(value, protocol=5), _EMPTY, _EMPTY)
     buffers: list[memoryview] = []
     outer = getattr(_local, "refs", None)
     _local.refs = refs = []

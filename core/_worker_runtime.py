@@ -49,6 +49,7 @@ class WorkerRuntime(LocalRefCounts):
         self._replies: dict[int, Any] = {}
         self._cv = threading.Condition()
         self._reading = False
+        self._followers = 0
         self.on_message: Any = None  # the task loop's handler for EXEC / CANCEL
         self._ref_events: collections.deque[tuple[int, int]] = collections.deque()
         self._send_lock = threading.Lock()
@@ -103,7 +104,9 @@ class WorkerRuntime(LocalRefCounts):
         with self._cv:
             while not ready():
                 if self._reading:
+                    self._followers += 1
                     self._cv.wait()
+                    self._followers -= 1
                     continue
                 self._reading = True
                 self._cv.release()
@@ -115,7 +118,8 @@ class WorkerRuntime(LocalRefCounts):
                 finally:
                     self._cv.acquire()
                     self._reading = False
-                    self._cv.notify_all()
+                    if self._followers:
+                        self._cv.notify_all()
                 self._handle(messages)
 
     def read_available(self) -> None:
@@ -141,7 +145,8 @@ class WorkerRuntime(LocalRefCounts):
                 self._replies[message[1]] = message[2]
             else:
                 self.on_message(message)
-        self._cv.notify_all()
+        if self._followers:
+            self._cv.notify_all()
         cancel, self.pending_cancel = self.pending_cancel, None
         if cancel is not None:
             raise KeyboardInterrupt  # the running task was cancelled
