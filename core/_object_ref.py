@@ -47,7 +47,7 @@ class ObjectRef(Generic[T]):
         return ref
 
     def __del__(self) -> None:
-        runtime = self._runtime
+        runtime = getattr(self, "_runtime", None)  # unset if the constructor refused
         if runtime is not None:
             try:
                 runtime.remove_local_ref(self._id)

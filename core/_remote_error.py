@@ -107,7 +107,9 @@ def make_task_error(function_name: str, text: str, cause: BaseException | None) 
     error.function_name = function_name
     error.traceback_text = text
     error.cause = cause
-    error.__cause__ = _RemoteTraceback(text)
+    # The traceback is in str(error); chain the original exception (type and message)
+    # so Python's report shows it once, without repeating the traceback.
+    error.__cause__ = cause
     return error
 
 
@@ -129,14 +131,3 @@ def _dual_class(user_class: type) -> type | None:
 
 def _reduce_dual(error: TaskError) -> tuple:
     return (make_task_error, (error.function_name, error.traceback_text, error.cause))
-
-
-class _RemoteTraceback(Exception):
-    """Chained as ``__cause__`` so Python prints the remote traceback above the error."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return "\n" + self.text

@@ -6,7 +6,7 @@
     from ember import data, train, tune, serve, rl
 """
 
-import importlib
+import importlib as _importlib
 import os as _os
 
 # Run from a source checkout's root, this folder shadows the installed package and the
@@ -17,6 +17,7 @@ if _os.path.isfile(_os.path.join(_checkout, "core", "_api.py")) and _checkout no
 
 from ember.core import *  # noqa: E402,F403  the core API is ember's top level
 from ember.core import __all__ as _core_all  # noqa: E402
+from ember import exceptions  # noqa: E402  the ember.exceptions module, not core's
 
 __version__ = "0.1.0"
 _LIBRARIES = ("data", "train", "tune", "serve", "rl")
@@ -26,5 +27,5 @@ __all__ = [*_core_all, *_LIBRARIES, "__version__"]
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """Import a library on first access, so ``import ember`` stays light."""
     if name in _LIBRARIES:
-        return importlib.import_module(f"ember.{name}")
+        return _importlib.import_module(f"ember.{name}")
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
