@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from dataclasses import dataclass
@@ -131,17 +130,22 @@ def remote(*args: Any, **options: Any) -> Any:
 
 
 def _make_remote(target: Any, options: TaskOptions) -> Any:
-    if inspect.isclass(target):
+    if isinstance(target, type):
         raise TypeError(
             f"@ember.remote on class {target.__name__!r}: actors are not available in this "
             "build yet; use remote functions")
     if not callable(target):
         raise TypeError(f"@ember.remote needs a function, got {target!r}")
-    if inspect.iscoroutinefunction(target):
+    if _is_coroutine_function(target):
         raise TypeError(
             f"@ember.remote on async function {target.__name__!r}: tasks are plain functions; "
             "run the coroutine with asyncio.run() inside a regular function")
     return RemoteFunction(target, options)
+
+
+def _is_coroutine_function(target: Any) -> bool:
+    code = getattr(target, "__code__", None)
+    return code is not None and bool(code.co_flags & 0x80)  # CO_COROUTINE
 
 
 # -- objects ----------------------------------------------------------------------------

@@ -5,12 +5,12 @@ it, local mode, and (later) Dask. The public API in ``_api`` only talks to this.
 from __future__ import annotations
 
 import abc
-import asyncio
-import concurrent.futures
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from ._object_ref import ObjectRef
     from ._options import TaskOptions
     from ._remote_function import RemoteFunction
@@ -24,7 +24,6 @@ class Backend(Protocol):
     def wait(self, refs: list[ObjectRef], num_returns: int,
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]: ...
     def cancel(self, ref: ObjectRef, force: bool) -> None: ...
-    def as_future(self, ref: ObjectRef) -> asyncio.Future: ...
     def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future: ...
     def cluster_resources(self) -> dict[str, float]: ...
     def available_resources(self) -> dict[str, float]: ...
@@ -71,6 +70,3 @@ class LocalRefCounts(abc.ABC):
     def _last_local_ref(self, object_id: int) -> None:
         """This process dropped its last ref to ``object_id``: tell the owner."""
 
-
-def future_from_concurrent(future: concurrent.futures.Future) -> asyncio.Future:
-    return asyncio.wrap_future(future)

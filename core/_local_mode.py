@@ -7,7 +7,6 @@ the real engine.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import itertools
 import os
@@ -106,9 +105,6 @@ class LocalModeBackend(LocalRefCounts):
         except Exception as error:  # handed to the awaiting caller
             future.set_exception(error)
         return future
-
-    def as_future(self, ref: ObjectRef) -> asyncio.Future:
-        return asyncio.wrap_future(self.as_concurrent_future(ref))
 
     def cluster_resources(self) -> dict[str, float]:
         return {k: v for k, v in self.totals.items() if v or k == "CPU"}

@@ -15,8 +15,6 @@ from __future__ import annotations
 import atexit
 import collections
 import _thread
-import asyncio
-import concurrent.futures
 import itertools
 import os
 import shutil
@@ -24,8 +22,6 @@ import tempfile
 import threading
 import time
 from typing import Any
-
-import psutil
 
 from . import _payload as P
 from . import _serialization
@@ -69,7 +65,8 @@ class _Latch:
 
 def default_object_store_memory() -> int:
     """30% of the machine's memory, as Ray does; pages are only used once written."""
-    return int(psutil.virtual_memory().total * 0.3) // 4096 * 4096
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * 0.3) // 4096 * 4096
 
 
 class Node(LocalRefCounts):
@@ -100,8 +97,6 @@ class Node(LocalRefCounts):
         from ._node_io import NodeIO
 
         self.io = NodeIO(self)
-        for _ in range(min(int(cpus), 8)):
-            self.spawn_worker()
         self.io.start()
         atexit.register(self.shutdown)
 
@@ -289,7 +284,9 @@ class Node(LocalRefCounts):
         return ([r for r in refs if r._id in chosen][:num_returns],
                 [r for r in refs if r._id not in chosen])
 
-    def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+    def as_concurrent_future(self, ref: ObjectRef) -> Any:
+        import concurrent.futures
+
         object_id = self._own_id(ref)
         future: concurrent.futures.Future = concurrent.futures.Future()
 
@@ -304,9 +301,6 @@ class Node(LocalRefCounts):
         if not pending:
             resolve()
         return future
-
-    def as_future(self, ref: ObjectRef) -> asyncio.Future:
-        return asyncio.wrap_future(self.as_concurrent_future(ref))
 
     def cancel(self, ref: ObjectRef, force: bool) -> None:
         object_id = self._own_id(ref)

@@ -6,14 +6,15 @@ process tell the owner, so an object is freed when no process, object or task ho
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
+import sys
 from typing import TYPE_CHECKING, Any, Generator, Generic, TypeVar
 
 from . import _context
 from ._serialization import note_contained_ref
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from ._backend import Backend
 
 T = TypeVar("T")
@@ -59,7 +60,9 @@ class ObjectRef(Generic[T]):
         return (_rebuild_ref, (self._id,))
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self._checked_runtime().as_future(self).__await__()
+        import asyncio
+
+        return asyncio.wrap_future(self._checked_runtime().as_concurrent_future(self)).__await__()
 
     def future(self) -> concurrent.futures.Future[T]:
         """A ``concurrent.futures.Future`` completed with the value (or error)."""
@@ -93,9 +96,8 @@ def _rebuild_ref(object_id: int) -> ObjectRef[Any]:
 
 def _awaitable_error_hint() -> None:
     """Raise if called from a running event loop: ``get`` there would block the loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    asyncio = sys.modules.get("asyncio")  # never imported: no loop can be running
+    if asyncio is None or asyncio.events._get_running_loop() is None:
         return
     raise RuntimeError(
         "ember.get() was called inside a running asyncio event loop, which would block "

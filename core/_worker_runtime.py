@@ -12,9 +12,7 @@ result before the refs it depends on are registered.
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import concurrent.futures
 import itertools
 import os
 import threading
@@ -244,7 +242,9 @@ class WorkerRuntime(LocalRefCounts):
     def cancel(self, ref: ObjectRef, force: bool) -> None:
         self.send((Msg.CANCEL_REF, ref._id, force))
 
-    def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
+    def as_concurrent_future(self, ref: ObjectRef) -> Any:
+        import concurrent.futures
+
         # A helper thread waits for the value; it reads the socket itself if the
         # main thread is busy running user code.
         future: concurrent.futures.Future = concurrent.futures.Future()
@@ -256,9 +256,6 @@ class WorkerRuntime(LocalRefCounts):
                 future.set_exception(error)
         threading.Thread(target=fetch, daemon=True).start()
         return future
-
-    def as_future(self, ref: ObjectRef) -> asyncio.Future:
-        return asyncio.wrap_future(self.as_concurrent_future(ref))
 
     def cluster_resources(self) -> dict[str, float]:
         return self.request(Msg.INFO, "cluster_resources")

@@ -41,10 +41,8 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
     from . import _worker  # preload what every worker needs, once
     from ._arena import Arena
 
-    try:
-        import numpy  # noqa: F401  zero-copy reads need it; forked workers share it
-    except ImportError:
-        pass
+    # numpy is not preloaded: it would add ~15 MB to every idle worker's footprint,
+    # and workers import it on their first large object anyway.
     arena = Arena(arena_fd, arena_capacity)
     control = socket.socket(fileno=control_fd)
     wake_read, wake_write = os.pipe()
