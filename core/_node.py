@@ -238,6 +238,7 @@ class Node(LocalRefCounts):
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         ids = [self._own_id(ref) for ref in refs]
         latch = None
+        producer = None
         with self.lock:
             self.drain_ref_events()
             waiting = {oid for oid in ids if not self.store.is_ready(oid)}
@@ -245,6 +246,9 @@ class Node(LocalRefCounts):
                 latch = _Latch(len(waiting), self.after_lock)
                 for object_id in waiting:
                     self.store.on_ready(object_id, latch.count_down)
+                producer = self.io.claim_producer(waiting)
+        if producer is not None:
+            self.io.read_directly(producer, latch, timeout)
         if latch is not None and not latch.wait(timeout):
             raise GetTimeoutError(
                 f"ember.get timed out after {timeout}s; {latch.remaining} of {len(ids)} "

@@ -14,6 +14,7 @@ import heapq
 import itertools
 import os
 import pickle
+import select
 import selectors
 import signal
 import socket
@@ -112,8 +113,10 @@ class NodeIO:
             self._on_zygote_event()
         else:
             worker: WorkerSlot = key.data
+            if worker.reader is not None:
+                return  # a thread waiting in get() reads this worker directly
             try:
-                messages = worker.channel.read_some()
+                messages = worker.channel.read_some(block=False)
             except OSError:
                 messages = None
             if messages is None:
@@ -121,6 +124,72 @@ class NodeIO:
                 return
             for message in messages:
                 self._handle(worker, message)
+
+    # -- the direct path for a blocking get ------------------------------------------------
+    def claim_producer(self, object_ids: set[int]) -> tuple[WorkerSlot, list[Task]] | None:
+        """If every awaited object comes from tasks on one worker, let the waiting thread
+        read that worker's socket itself (under the lock): its result then needs no
+        hand-off from the I/O thread, which halves a synchronous round trip."""
+        worker = None
+        tasks = []
+        for object_id in object_ids:
+            task = self.node.tasks_by_return.get(object_id)
+            if task is None or task.worker is None or (worker and task.worker is not worker):
+                return None
+            worker = task.worker
+            tasks.append(task)
+        if worker is None or worker.reader is not None or not worker.alive or worker.eof:
+            return None
+        worker.reader = threading.get_ident()
+        try:
+            self.selector.unregister(worker.channel.sock)
+        except (KeyError, ValueError):
+            worker.reader = None
+            return None
+        return worker, tasks
+
+    def read_directly(self, claim: tuple[WorkerSlot, list[Task]], latch: Any,
+                      timeout: float | None) -> None:
+        """Read ``worker``'s messages in this thread until ``latch`` opens, the worker
+        dies, or (briefly) nothing arrives — then hand the socket back to the I/O thread."""
+        node = self.node
+        worker, tasks = claim
+        poller = select.poll()
+        poller.register(worker.channel.sock, select.POLLIN)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while latch.remaining > 0:
+                wait_ms = 10  # re-check: the task may have moved to another worker
+                if deadline is not None:
+                    wait_ms = min(wait_ms, max(0, int((deadline - time.monotonic()) * 1000)))
+                ready = poller.poll(wait_ms)
+                with node.lock:
+                    if ready:
+                        try:
+                            messages = worker.channel.read_some(block=False)
+                        except OSError:
+                            messages = None
+                        if messages is None:
+                            worker.reader = None
+                            self._on_worker_eof(worker)
+                            return
+                        for message in messages:
+                            self._handle(worker, message)
+                        node.drain_ref_events()
+                        self.dispatch()
+                    callbacks = node.take_after_lock()
+                for callback in callbacks:
+                    callback()
+                if not ready and deadline is not None and time.monotonic() >= deadline:
+                    return
+                if any(t.worker is not worker and not t.finished for t in tasks):
+                    return  # retried or handed back: the I/O thread will deliver it
+        finally:
+            with node.lock:
+                if worker.reader == threading.get_ident():
+                    worker.reader = None
+                    if worker.alive and not worker.eof and not worker.retired:
+                        self.watch(worker)
 
     def _fire_timers(self) -> None:
         now = time.monotonic()

@@ -82,9 +82,15 @@ class Channel:
             del inbox[:position]
         return messages
 
-    def read_some(self) -> list[Any] | None:
-        """One ``recv`` into a reused buffer (no per-call allocation); None at EOF."""
-        count = self.sock.recv_into(self._buffer)
+    def read_some(self, block: bool = True) -> list[Any] | None:
+        """One ``recv`` into a reused buffer (no per-call allocation); None at EOF.
+
+        With ``block=False`` it returns [] when nothing is there (another thread may have
+        read what made the socket look readable)."""
+        try:
+            count = self.sock.recv_into(self._buffer, 0, 0 if block else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return []
         if not count:
             return None
         return self.feed(self._view[:count])

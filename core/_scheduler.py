@@ -100,6 +100,7 @@ class WorkerSlot:
     retired: bool = False
     kill_when_spawned: bool = False
     signal_when_spawned: int = 0
+    reader: int | None = None        # a thread reading this worker directly, if any
 
 
 class Scheduler:

@@ -125,13 +125,7 @@ class WorkerRuntime(LocalRefCounts):
         with self._cv:
             if self._reading:
                 return
-            self.channel.sock.setblocking(False)
-            try:
-                messages = self.channel.read_some()
-            except BlockingIOError:
-                return
-            finally:
-                self.channel.sock.setblocking(True)
+            messages = self.channel.read_some(block=False)
             if messages is None:
                 os._exit(0)
             self._handle(messages)
