@@ -43,7 +43,9 @@ class LocalRefCounts(abc.ABC):
 
     def __init__(self) -> None:
         self._counts: dict[int, int] = {}
-        self._counts_lock = threading.Lock()
+        # Reentrant: ObjectRef.__del__ may run inside garbage collection triggered while
+        # this thread holds the lock.
+        self._counts_lock = threading.RLock()
 
     def add_local_ref(self, object_id: int, counted: bool) -> None:
         with self._counts_lock:
