@@ -31,7 +31,7 @@ from ._env import spill_parent_dir
 from ._object_ref import ObjectRef
 from ._object_store import INLINE_THRESHOLD, ObjectStore
 from ._options import InitOptions, TaskOptions
-from ._protocol import Channel, Msg
+from ._protocol import Channel
 from ._scheduler import Scheduler, Task, WorkerSlot
 from ._task_args import split_args
 from ._worker_pool import WorkerPool
@@ -309,7 +309,7 @@ class Node(LocalRefCounts):
     def cancel(self, ref: ObjectRef, force: bool) -> None:
         object_id = self._own_id(ref)
         with self.lock:
-            self.io.cancel(object_id, force)
+            self.io.handlers.cancel(object_id, force)
             callbacks = self.take_after_lock()
         for callback in callbacks:
             callback()

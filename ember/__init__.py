@@ -17,7 +17,7 @@ if _os.path.isfile(_os.path.join(_checkout, "core", "_api.py")) and _checkout no
 
 from ember.core import *  # noqa: E402,F403  the core API is ember's top level
 from ember.core import __all__ as _core_all  # noqa: E402
-from ember import exceptions  # noqa: E402  the ember.exceptions module, not core's
+from ember import exceptions  # noqa: E402,F401  the ember.exceptions module, not core's
 
 __version__ = "0.1.0"
 _LIBRARIES = ("data", "train", "tune", "serve", "rl")

@@ -1,0 +1,266 @@
+"""What the node does with each message from a worker (run under the node lock)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from . import _payload as P
+from ._node import cancelled_payload
+from ._protocol import Msg
+from ._remote_error import RemoteError
+from ._scheduler import Task, WorkerSlot
+from ._worker import CANCEL_SIGNAL
+
+if TYPE_CHECKING:
+    from ._node import Node
+    from ._node_io import NodeIO
+
+
+class MessageHandlers:
+    def __init__(self, node: Node, io: NodeIO):
+        self.node = node
+        self.io = io
+
+    # -- messages -----------------------------------------------------------------------
+    def handle(self, worker: WorkerSlot, message: tuple) -> None:
+        kind = message[0]
+        if kind == Msg.DONE:
+            self._on_done(worker, *message[1:])
+        elif kind == Msg.REFS:
+            self._on_refs(worker, *message[1:])
+        elif kind == Msg.SUBMIT:
+            self._on_submit(worker, *message[1:])
+        elif kind == Msg.PUT:
+            self._on_put(worker, *message[1:])
+        elif kind == Msg.GET:
+            self._on_get(worker, *message[1:])
+        elif kind == Msg.WAIT:
+            self._on_wait(worker, *message[1:])
+        elif kind == Msg.ALLOC:
+            self._on_alloc(worker, *message[1:])
+        elif kind == Msg.CANCEL_REF:
+            self.cancel(message[1], message[2])
+        elif kind == Msg.INFO:
+            self._on_info(worker, *message[1:])
+        elif kind == Msg.RETURN:
+            self._take_back(worker, message[1])
+
+    def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
+        if worker.alive:
+            try:
+                worker.channel.send((Msg.REPLY, request_id, value))
+            except OSError:
+                pass
+
+    def _on_done(self, worker: WorkerSlot, task_id: int, results: Any,
+                 start: float, end: float) -> None:
+        node = self.node
+        task = worker.inflight.get(task_id)
+        if task is None:
+            return
+        if worker.blocked and next(iter(worker.inflight)) == task_id:
+            self._abandon_waits(worker)  # it finished (e.g. cancelled) while in get
+        node.scheduler.finish(worker, task)
+        node.timeline.append((task.name, task.task_id, worker.index, worker.pid, start, end))
+        if isinstance(results, tuple):  # one ERROR payload for every return
+            if self._should_retry_error(task, results):
+                task.retries_used += 1
+                node.scheduler.push(task)
+                return
+            node.complete(task, [results] * len(task.return_ids), ())
+            return
+        payloads = [payload for payload, _ in results]
+        for payload in payloads:
+            if payload[0] == P.ARENA:
+                worker.allocs.discard(payload[2])
+        node.complete(task, payloads, [contained for _, contained in results])
+
+    def _should_retry_error(self, task: Task, payload: P.Payload) -> bool:
+        if task.cancelled or not task.retry_exceptions:
+            return False
+        if task.max_retries != -1 and task.retries_used >= task.max_retries:
+            return False
+        record = pickle.loads(payload[1])
+        if not isinstance(record, RemoteError):
+            return False
+        if task.retry_exceptions is True:
+            return True
+        error = record.to_exception()
+        return isinstance(error, task.retry_exceptions)
+
+    def _on_refs(self, worker: WorkerSlot, increfs: list[int], decrefs: list[int],
+                 unpins: list[int]) -> None:
+        store = self.node.store
+        for object_id in increfs:
+            store.incref(object_id)
+            worker.held[object_id] += 1
+        for object_id in decrefs:
+            if worker.held[object_id] > 0:
+                worker.held[object_id] -= 1
+                if not worker.held[object_id]:
+                    del worker.held[object_id]
+                store.decref(object_id)
+        for object_id in unpins:
+            if worker.pins[object_id] > 0:
+                worker.pins[object_id] -= 1
+                if not worker.pins[object_id]:
+                    del worker.pins[object_id]
+                store.unpin(object_id)
+
+    def _on_submit(self, worker: WorkerSlot, task_id: int, function_id: int,
+                   blob: bytes | None, args_payload: P.Payload, ref_slots: list,
+                   nested: list[int], return_ids: list[int], options_blob: bytes,
+                   name: str, depth: int) -> None:
+        node = self.node
+        options = cloudpickle.loads(options_blob)
+        if blob is not None:
+            node.functions.setdefault(function_id, blob)
+        args_id = None
+        if args_payload[0] != P.INLINE:
+            args_id = node.new_id()
+            node.store.create(args_id)
+            node.store.seal(args_id, args_payload)
+            if args_payload[0] == P.ARENA:
+                worker.allocs.discard(args_payload[2])
+        task = Task(
+            task_id=task_id, function_id=function_id, name=name,
+            args_payload=(args_id, args_payload), ref_args=ref_slots, held_ids=[],
+            return_ids=return_ids, demand=options.resource_demand(),
+            max_retries=options.max_retries, retry_exceptions=options.retry_exceptions,
+            depth=depth, submitter=worker.index)
+        node.admit(task, nested, holder=worker)
+
+    def _on_put(self, worker: WorkerSlot, object_id: int, payload: P.Payload,
+                contained: list[int]) -> None:
+        store = self.node.store
+        store.create(object_id)
+        worker.held[object_id] += 1
+        if payload[0] == P.ARENA:
+            worker.allocs.discard(payload[2])
+        store.seal(object_id, payload, contained)
+
+    def _on_alloc(self, worker: WorkerSlot, request_id: int, size: int) -> None:
+        store = self.node.store
+        try:
+            offset = store.allocate(size)
+        except Exception as error:  # e.g. disk full while spilling: the worker raises it
+            self._reply(worker, request_id, ("error", error))
+            return
+        if offset is None:
+            self._reply(worker, request_id, ("file", store.new_spill_path()))
+            return
+        worker.allocs.add(offset)
+        self._reply(worker, request_id, ("arena", offset))
+
+    def _on_get(self, worker: WorkerSlot, request_id: int, ids: list[int],
+                timeout: float | None, returned: list[int]) -> None:
+        self._take_back(worker, returned)
+        self._when_ready(worker, ids, len(set(ids)), timeout,
+                         lambda: self._reply_get(worker, request_id, ids),
+                         lambda: self._reply(worker, request_id, ("timeout", None)))
+
+    def _take_back(self, worker: WorkerSlot, task_ids: list[int]) -> None:
+        """Tasks queued behind one that blocked in ``get``: run them elsewhere."""
+        for task_id in task_ids:
+            task = worker.inflight.pop(task_id, None)
+            if task is not None:
+                task.worker = None
+                self.node.scheduler.push(task, keep_order=True)
+
+    def _reply_get(self, worker: WorkerSlot, request_id: int, ids: list[int]) -> None:
+        try:
+            payloads = [self.io.payload_for(worker, oid) for oid in ids]
+        except Exception as error:  # an object was lost: the worker's get raises it
+            payloads = [P.error(error)] * len(ids)
+        self._reply(worker, request_id, ("ok", payloads))
+
+    def _on_wait(self, worker: WorkerSlot, request_id: int, ids: list[int],
+                 num_returns: int, timeout: float | None, returned: list[int]) -> None:
+        store = self.node.store
+        self._take_back(worker, returned)
+
+        def answer() -> None:
+            self._reply(worker, request_id, [oid for oid in ids if store.is_ready(oid)])
+        self._when_ready(worker, ids, num_returns, timeout, answer, answer)
+
+    def _when_ready(self, worker: WorkerSlot, ids: list[int], count: int,
+                    timeout: float | None, on_ready: Any, on_timeout: Any) -> None:
+        """Call ``on_ready`` once ``count`` of ``ids`` exist; the worker's CPU is lent
+        to other tasks meanwhile."""
+        node = self.node
+        store = node.store
+        unready = {oid for oid in ids if not store.is_ready(oid)}
+        needed = count - (len(set(ids)) - len(unready))
+        if needed <= 0 or timeout == 0:
+            (on_ready if needed <= 0 else on_timeout)()
+            return
+        node.scheduler.block(worker)
+        state = {"needed": needed, "done": False}
+        key = object()
+        worker.requests[key] = state
+
+        def finish(callback: Any) -> None:
+            if state["done"]:
+                return
+            state["done"] = True
+            worker.requests.pop(key, None)
+            if worker.alive:
+                node.scheduler.unblock(worker)
+            callback()
+
+        def one_ready() -> None:
+            state["needed"] -= 1
+            if state["needed"] <= 0:
+                finish(on_ready)
+
+        for object_id in unready:
+            store.on_ready(object_id, one_ready)
+        if timeout is not None:
+            self.io.add_timer(timeout, lambda: finish(on_timeout))
+
+    def _abandon_waits(self, worker: WorkerSlot) -> None:
+        for state in worker.requests.values():
+            if not state["done"]:
+                state["done"] = True
+                self.node.scheduler.unblock(worker)
+        worker.requests.clear()
+
+    def _on_info(self, worker: WorkerSlot, request_id: int, what: str) -> None:
+        node = self.node
+        answers = {
+            "cluster_resources": node.cluster_resources,
+            "available_resources": node.available_resources,
+            "timeline": node.timeline_events,
+        }
+        self._reply(worker, request_id, answers[what]())
+
+    # -- cancellation -------------------------------------------------------------------
+    def cancel(self, object_id: int, force: bool) -> None:
+        node = self.node
+        task = node.tasks_by_return.get(object_id)
+        if task is None or task.finished:
+            return
+        task.cancelled = True
+        worker = task.worker
+        if worker is None:
+            node.complete(task, [cancelled_payload()] * len(task.return_ids), ())
+        elif force:
+            task.force_cancelled = True
+            if worker.pid:
+                node.pool.kill(worker.pid, signal.SIGKILL)
+            else:
+                worker.kill_when_spawned = True
+        else:
+            try:
+                worker.channel.send((Msg.CANCEL, task.task_id))
+                if worker.pid:
+                    os.kill(worker.pid, CANCEL_SIGNAL)  # interrupts user code, even a sleep
+                else:
+                    worker.signal_when_spawned = CANCEL_SIGNAL
+            except (OSError, ProcessLookupError):
+                pass
