@@ -4,22 +4,30 @@ Porting a Ray script is mostly ``import ember as ray``.
 """
 
 from . import exceptions
+from ._actor import ActorClass, ActorHandle, method
 from ._api import (
     EmberContext,
     available_resources,
     cancel,
     cluster_resources,
     get,
+    get_actor,
     init,
     is_initialized,
+    kill,
+    placement_group,
     put,
     remote,
+    remove_placement_group,
     shutdown,
     timeline,
     wait,
 )
 from ._object_ref import ObjectRef
+from ._options import PlacementGroupSchedulingStrategy
+from ._placement_group import PlacementGroup
 from ._remote_function import RemoteFunction
+from ._streams import ObjectRefGenerator
 from .exceptions import (
     ActorDiedError,
     EmberError,
@@ -34,7 +42,9 @@ from .exceptions import (
 )
 
 __all__ = [
+    "ActorClass",
     "ActorDiedError",
+    "ActorHandle",
     "EmberContext",
     "EmberError",
     "GetTimeoutError",
@@ -42,7 +52,10 @@ __all__ = [
     "NotSupportedOnBackend",
     "ObjectLostError",
     "ObjectRef",
+    "ObjectRefGenerator",
     "ObjectStoreFullError",
+    "PlacementGroup",
+    "PlacementGroupSchedulingStrategy",
     "RemoteFunction",
     "TaskCancelledError",
     "TaskError",
@@ -52,10 +65,15 @@ __all__ = [
     "cluster_resources",
     "exceptions",
     "get",
+    "get_actor",
     "init",
     "is_initialized",
+    "kill",
+    "method",
+    "placement_group",
     "put",
     "remote",
+    "remove_placement_group",
     "shutdown",
     "timeline",
     "wait",

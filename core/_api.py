@@ -9,7 +9,11 @@ from typing import Any, Callable, Sequence, TypeVar, overload
 
 from . import _context
 from ._object_ref import ObjectRef, _awaitable_error_hint
-from ._options import InitOptions, TaskOptions, replace_checked
+from dataclasses import fields
+
+from ._actor import ActorClass, ActorHandle
+from ._options import ActorOptions, InitOptions, TaskOptions, replace_checked
+from ._placement_group import PlacementGroup, check_bundles
 from ._remote_function import RemoteFunction
 from .exceptions import NotSupportedOnBackend
 
@@ -34,7 +38,8 @@ class EmberContext:
 def init(num_cpus: float | None = None, num_gpus: float | None = None,
          resources: dict[str, float] | None = None, address: str | None = None,
          backend: str | None = None, object_store_memory: int | None = None,
-         local_mode: bool = False, *, ignore_reinit_error: bool = True) -> EmberContext:
+         local_mode: bool = False, *, namespace: str | None = None,
+         ignore_reinit_error: bool = True) -> EmberContext:
     """Start Ember in this process (embedded engine) or connect to a cluster.
 
     Calling it again while running returns the running session's context. Using any
@@ -48,7 +53,8 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
     """
     options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
                           address=address, backend=backend,
-                          object_store_memory=object_store_memory, local_mode=local_mode)
+                          object_store_memory=object_store_memory, local_mode=local_mode,
+                          namespace=namespace)
     with _context._lock:
         current = _context.current_or_none()
         if current is not None:
@@ -120,27 +126,32 @@ def remote(*args: Any, **options: Any) -> Any:
         a, b = split.remote(3)
     """
     if len(args) == 1 and not options and callable(args[0]):
-        return _make_remote(args[0], TaskOptions())
+        return _make_remote(args[0], {})
     if args:
         raise TypeError(
             "@ember.remote takes either a function or keyword options, e.g. "
             "@ember.remote(num_cpus=2)")
-    task_options = replace_checked(TaskOptions(), "@ember.remote", options)
-    return lambda target: _make_remote(target, task_options)
+    if not options.get("max_concurrency") and not options.get("max_restarts"):
+        replace_checked(TaskOptions(), "@ember.remote", {  # typos fail here, not later
+            k: v for k, v in options.items() if k not in _ACTOR_ONLY})
+    return lambda target: _make_remote(target, options)
 
 
-def _make_remote(target: Any, options: TaskOptions) -> Any:
+_ACTOR_ONLY = {f.name for f in fields(ActorOptions)} - {f.name for f in fields(TaskOptions)}
+
+
+def _make_remote(target: Any, options: dict[str, Any]) -> Any:
     if isinstance(target, type):
-        raise TypeError(
-            f"@ember.remote on class {target.__name__!r}: actors are not available in this "
-            "build yet; use remote functions")
+        return ActorClass(target, replace_checked(
+            ActorOptions(), f"actor class {target.__name__!r}", options))
     if not callable(target):
         raise TypeError(f"@ember.remote needs a function, got {target!r}")
     if _is_coroutine_function(target):
         raise TypeError(
             f"@ember.remote on async function {target.__name__!r}: tasks are plain functions; "
             "run the coroutine with asyncio.run() inside a regular function")
-    return RemoteFunction(target, options)
+    return RemoteFunction(target, replace_checked(
+        TaskOptions(), f"remote function {getattr(target, '__name__', target)!r}", options))
 
 
 def _is_coroutine_function(target: Any) -> bool:
@@ -245,3 +256,37 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]]:
         with open(filename, "w") as handle:
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, handle)
     return events
+
+
+# -- actors ------------------------------------------------------------------------------
+def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
+    """Kill an actor's process now; with ``no_restart=False`` it restarts if it may."""
+    if not isinstance(actor, ActorHandle):
+        raise TypeError(f"ember.kill expects an actor handle, got {type(actor).__name__}")
+    _context.current().kill_actor(actor, bool(no_restart))
+
+
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
+    """The handle of the live actor registered as ``name``; ValueError if there is none."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"get_actor needs an actor name (a non-empty string), got {name!r}")
+    return _context.current().get_actor(name, namespace)
+
+
+# -- placement groups ----------------------------------------------------------------------
+def placement_group(bundles: list[dict[str, float]], strategy: str = "PACK",
+                    name: str | None = None, lifetime: str | None = None) -> PlacementGroup:
+    """Reserve ``bundles`` of resources together (all or none); see ``pg.ready()``.
+
+    Raises InfeasibleResourcesError at once if the cluster can never hold them.
+    """
+    checked = check_bundles(bundles, strategy)
+    return _context.current().placement_group(checked, strategy, name)
+
+
+def remove_placement_group(placement_group: PlacementGroup) -> None:
+    """Free a group's reservation; actors placed in it are killed."""
+    if not isinstance(placement_group, PlacementGroup):
+        raise TypeError(
+            f"remove_placement_group expects a PlacementGroup, got {placement_group!r}")
+    _context.current().remove_placement_group(placement_group)

@@ -35,8 +35,12 @@ from ._protocol import Channel
 from ._scheduler import Scheduler, Task, WorkerSlot
 from ._task_args import split_args
 from ._worker_pool import WorkerPool
-from .exceptions import (EmberError, GetTimeoutError, InfeasibleResourcesError,
-                         TaskCancelledError)
+from ._actors import ActorDirectory
+from ._node_actors import NodeActors
+from ._streams import ObjectRefGenerator, Streams
+from ._actor import ActorHandle
+from ._placement_group import PlacementGroup
+from .exceptions import (EmberError, GetTimeoutError, TaskCancelledError)
 
 
 class _Latch:
@@ -94,6 +98,10 @@ class Node(LocalRefCounts):
         self._worker_indices = itertools.count(1)
         self.alive = True
         self.started_at = time.time()
+        self.namespace = options.namespace or "default"
+        self.actors = ActorDirectory(self)
+        self.extras = NodeActors(self)
+        self.streams = Streams(self)
         from ._node_io import NodeIO
 
         self.io = NodeIO(self)
@@ -140,27 +148,27 @@ class Node(LocalRefCounts):
                options: TaskOptions) -> list[ObjectRef]:
         self._check_alive()
         demand = options.resource_demand()
-        why = self.scheduler.infeasible(demand)
-        if why:
-            raise InfeasibleResourcesError(
-                f"task {function.name!r} can never run: {why}. Lower its num_cpus/num_gpus/"
-                "resources, or start ember.init() with more (e.g. num_cpus=..., resources=...)")
         serialized, ref_slots = split_args(args, kwargs)
         shipped = function._shipped
         blob = self.functions.get(shipped.function_id) or shipped.blob()
         with self.lock:
             self.drain_ref_events()
+            pool = self.extras.pool_of(options, demand, f"task {function.name!r}")
             self.functions[shipped.function_id] = blob
             task = Task(
                 task_id=self.new_id(), function_id=shipped.function_id, name=function.name,
                 args_payload=self.args_payload(serialized), ref_args=ref_slots,
-                held_ids=[], return_ids=[self.new_id() for _ in range(max(options.num_returns, 1))],
+                held_ids=[], return_ids=[self.new_id() for _ in range(options.return_count)],
                 demand=demand, max_retries=options.max_retries,
-                retry_exceptions=options.retry_exceptions, depth=0, submitter=0)
+                retry_exceptions=options.retry_exceptions, depth=0, submitter=0, pool=pool,
+                streaming=options.streaming,
+                backpressure=options.generator_backpressure_num_objects)
             self.admit(task, serialized.contained_refs, holder=None)
             self.io.dispatch()
         refs = [ObjectRef._make(rid, self, counted=True) for rid in task.return_ids]
-        return refs[:options.num_returns]
+        if task.streaming:
+            return [ObjectRefGenerator._make(task.task_id, refs[0], self)]
+        return refs[:int(options.num_returns)]
 
     def args_payload(self, serialized: _serialization.Serialized) -> tuple[int | None, P.Payload]:
         """Small arguments ride in the task message; large ones become a hidden object."""
@@ -171,13 +179,29 @@ class Node(LocalRefCounts):
         self.store.seal(object_id, self.store.put_buffers(serialized.header, serialized.buffers))
         return (object_id, self.store.entries[object_id].payload)
 
+    def release_arguments(self, args_payload: tuple) -> None:
+        if args_payload[0] is not None:
+            self.store.decref(args_payload[0])
+
     def admit(self, task: Task, nested: list[int], holder: WorkerSlot | None) -> None:
-        """Register a new task: its results, the refs it keeps alive, its dependencies."""
+        """Register a new task or actor call: its results, the refs it keeps alive, its
+        dependencies; it runs once they exist."""
         for return_id in task.return_ids:
             self.store.create(return_id)
             self.tasks_by_return[return_id] = task
             if holder is not None:
                 holder.held[return_id] += 1
+        if task.streaming:
+            self.streams.open(task)
+        self.hold_arguments(task, nested)
+        if task.actor is not None:
+            self.await_dependencies(task, lambda t: self.actors.pump(t.actor))
+            self.actors.enqueue(task.actor, task)
+        else:
+            self.await_dependencies(task, self.enqueue)
+
+    def hold_arguments(self, task: Task, nested: list[int]) -> None:
+        """Keep the task's argument objects alive until it is done with them."""
         if task.args_payload[0] is not None:
             task.held_ids.append(task.args_payload[0])  # created with the task's count
         for _, object_id in task.ref_args:
@@ -186,25 +210,36 @@ class Node(LocalRefCounts):
         for object_id in nested:
             self.store.incref(object_id)
             task.held_ids.append(object_id)
+
+    def await_dependencies(self, task: Task, then: Any) -> None:
+        """Call ``then(task)`` once every top-level ref argument exists (maybe now)."""
         unready = {oid for _, oid in task.ref_args if not self.store.is_ready(oid)}
         task.pending_deps = len(unready)
+
+        def one_ready() -> None:
+            task.pending_deps -= 1
+            if task.pending_deps == 0 and not task.finished:
+                then(task)
+
         for object_id in unready:
-            self.store.on_ready(object_id, lambda t=task: self._dependency_ready(t))
+            self.store.on_ready(object_id, one_ready)
         if not unready:
-            self.enqueue(task)
+            then(task)
 
-    def _dependency_ready(self, task: Task) -> None:
-        task.pending_deps -= 1
-        if task.pending_deps == 0 and not task.finished:
-            self.enqueue(task)
-
-    def enqueue(self, task: Task) -> None:
-        """Queue a task whose inputs exist; a failed input fails it without running."""
+    def failed_dependency(self, task: Task) -> P.Payload | None:
+        """The error of the first argument whose producing task failed, if any."""
         for _, object_id in task.ref_args:
             entry = self.store.entries.get(object_id)
             if entry is not None and entry.payload is not None and entry.payload[0] == P.ERROR:
-                self.complete(task, [entry.payload] * len(task.return_ids), ())
-                return
+                return entry.payload
+        return None
+
+    def enqueue(self, task: Task) -> None:
+        """Queue a task whose inputs exist; a failed input fails it without running."""
+        failed = self.failed_dependency(task)
+        if failed is not None:
+            self.complete(task, [failed] * len(task.return_ids), ())
+            return
         self.scheduler.push(task)
 
     def complete(self, task: Task, payloads: list[P.Payload], contained: Any) -> None:
@@ -212,6 +247,8 @@ class Node(LocalRefCounts):
         if task.finished:
             return
         task.finished = True
+        if task.streaming:
+            self.streams.finish(task, payloads[0])
         for index, (return_id, payload) in enumerate(zip(task.return_ids, payloads)):
             self.store.seal(return_id, payload, contained[index] if contained else ())
             if self.tasks_by_return.get(return_id) is task:
@@ -320,6 +357,103 @@ class Node(LocalRefCounts):
         callbacks = self.after_lock[:]
         self.after_lock.clear()
         return callbacks
+
+    # -- Backend: actors ------------------------------------------------------------------
+    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+        self._check_alive()
+        serialized, ref_slots = split_args(args, kwargs)
+        shipped = actor_class._shipped
+        blob = self.functions.get(shipped.function_id) or shipped.blob()
+        with self.lock:
+            self.drain_ref_events()
+            args_payload = self.args_payload(serialized)
+            try:
+                actor_id, handle_id, existed = self.extras.create(
+                    shipped.function_id, blob, actor_class.__name__, actor_class._methods,
+                    actor_class.is_async, options, args_payload, ref_slots,
+                    serialized.contained_refs, holder=None)
+            except BaseException:
+                self.release_arguments(args_payload)
+                raise
+            if existed:
+                self.release_arguments(args_payload)  # get_if_exists: no new actor
+            record = self.actors.actors[actor_id]
+            self.io.dispatch()
+        return ActorHandle._make(actor_id, record.class_name, record.methods,
+                                 ObjectRef._make(handle_id, self, counted=True))
+
+    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
+                   num_returns: Any) -> Any:
+        if handle._keepalive._runtime is not self or not self.alive:
+            from ._context import stale_ref_error
+
+            raise stale_ref_error(handle)
+        serialized, ref_slots = split_args(args, kwargs)
+        streaming = num_returns == "streaming"
+        with self.lock:
+            self.drain_ref_events()
+            return_ids = [self.new_id() for _ in range(1 if streaming else max(num_returns, 1))]
+            call = self.extras.call(handle._actor_id, method, self.args_payload(serialized),
+                                    ref_slots, serialized.contained_refs, return_ids,
+                                    num_returns, self.new_id(), holder=None)
+        refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
+        if streaming:
+            return ObjectRefGenerator._make(call.task_id, refs[0], self)
+        return refs[:num_returns]
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        with self.lock:
+            self.extras.kill(handle._actor_id, no_restart)
+
+    def get_actor(self, name: str, namespace: str | None) -> Any:
+        with self.lock:
+            self.drain_ref_events()
+            record = self.extras.lookup(name, namespace, holder=None)
+        keepalive = ObjectRef._make(record.handle_id, self, counted=True)
+        return ActorHandle._make(record.actor_id, record.class_name, record.methods, keepalive)
+
+    # -- Backend: placement groups and streams -----------------------------------------------
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                        name: str | None) -> PlacementGroup:
+        self._check_alive()
+        with self.lock:
+            self.drain_ref_events()
+            group_id, ready_id = self.extras.create_group(bundles, strategy)
+            self.store.incref(ready_id)  # the group handle's ready() ref
+            self.io.dispatch()
+        ready = ObjectRef._make(ready_id, self, counted=True)
+        return PlacementGroup._make(group_id, bundles, strategy, name, ready)
+
+    def remove_placement_group(self, group: PlacementGroup) -> None:
+        with self.lock:
+            self.extras.remove_group(group.id)
+            self.io.dispatch()
+            callbacks = self.take_after_lock()
+        for callback in callbacks:
+            callback()
+
+    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self.lock:
+                self.drain_ref_events()
+                status, value = self.streams.poll(task_id, index, None)
+                if status == "wait":
+                    latch = _Latch(1, self.after_lock)
+                    self.streams.on_change(task_id, latch.count_down)
+            if status == "item":
+                return ObjectRef._make(value, self, counted=True)
+            if status == "end":
+                raise StopIteration
+            if status == "error":
+                raise P.error_from(value)
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not latch.wait(remaining):
+                raise GetTimeoutError(f"no new item from the stream within {timeout}s")
+
+    def stream_release(self, task_id: int) -> None:
+        with self.lock:
+            self.streams.release(task_id)
 
     # -- Backend: info and lifecycle -------------------------------------------------------
     def cluster_resources(self) -> dict[str, float]:

@@ -25,30 +25,22 @@ class MessageHandlers:
     def __init__(self, node: Node, io: NodeIO):
         self.node = node
         self.io = io
+        self._table = {
+            Msg.DONE: self._on_done, Msg.REFS: self._on_refs, Msg.SUBMIT: self._on_submit,
+            Msg.PUT: self._on_put, Msg.GET: self._on_get, Msg.WAIT: self._on_wait,
+            Msg.ALLOC: self._on_alloc, Msg.INFO: self._on_info, Msg.RETURN: self._take_back,
+            Msg.CANCEL_REF: lambda worker, object_id, force: self.cancel(object_id, force),
+            Msg.ITEM: self._on_item, Msg.ACTOR_CREATE: self._on_actor_create,
+            Msg.ACTOR_SUBMIT: self._on_actor_submit, Msg.ACTOR_KILL: self._on_actor_kill,
+            Msg.ACTOR_LOOKUP: self._on_actor_lookup, Msg.STREAM_NEXT: self._on_stream_next,
+            Msg.STREAM_RELEASE: lambda worker, task_id: self.node.streams.release(task_id),
+            Msg.GROUP_CREATE: self._on_group_create,
+            Msg.GROUP_REMOVE: lambda worker, group_id: self.node.extras.remove_group(group_id),
+        }
 
     # -- messages -----------------------------------------------------------------------
     def handle(self, worker: WorkerSlot, message: tuple) -> None:
-        kind = message[0]
-        if kind == Msg.DONE:
-            self._on_done(worker, *message[1:])
-        elif kind == Msg.REFS:
-            self._on_refs(worker, *message[1:])
-        elif kind == Msg.SUBMIT:
-            self._on_submit(worker, *message[1:])
-        elif kind == Msg.PUT:
-            self._on_put(worker, *message[1:])
-        elif kind == Msg.GET:
-            self._on_get(worker, *message[1:])
-        elif kind == Msg.WAIT:
-            self._on_wait(worker, *message[1:])
-        elif kind == Msg.ALLOC:
-            self._on_alloc(worker, *message[1:])
-        elif kind == Msg.CANCEL_REF:
-            self.cancel(message[1], message[2])
-        elif kind == Msg.INFO:
-            self._on_info(worker, *message[1:])
-        elif kind == Msg.RETURN:
-            self._take_back(worker, message[1])
+        self._table[message[0]](worker, *message[1:])
 
     def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
         if worker.alive:
@@ -67,8 +59,12 @@ class MessageHandlers:
             self._abandon_waits(worker)  # it finished (e.g. cancelled) while in get
         node.scheduler.finish(worker, task)
         node.timeline.append((task.name, task.task_id, worker.index, worker.pid, start, end))
+        if task.creates_actor:
+            node.actors.created(task.actor, worker, results if isinstance(results, tuple) else None)
+            node.complete(task, [], ())
+            return
         if isinstance(results, tuple):  # one ERROR payload for every return
-            if self._should_retry_error(task, results):
+            if task.actor is None and self._should_retry_error(task, results):
                 task.retries_used += 1
                 node.scheduler.push(task)
                 return
@@ -120,19 +116,23 @@ class MessageHandlers:
         options = cloudpickle.loads(options_blob)
         if blob is not None:
             node.functions.setdefault(function_id, blob)
-        args_id = None
-        if args_payload[0] != P.INLINE:
-            args_id = node.new_id()
-            node.store.create(args_id)
-            node.store.seal(args_id, args_payload)
-            if args_payload[0] == P.ARENA:
-                worker.allocs.discard(args_payload[2])
+        args = self._adopt_arguments(worker, args_payload)
+        try:
+            pool = node.extras.pool_of(options, options.resource_demand(), f"task {name!r}")
+        except Exception as error:  # e.g. a removed placement group: the results raise it
+            node.release_arguments(args)
+            for return_id in return_ids:
+                node.store.create(return_id)
+                worker.held[return_id] += 1
+                node.store.seal(return_id, P.error(error))
+            return
         task = Task(
             task_id=task_id, function_id=function_id, name=name,
-            args_payload=(args_id, args_payload), ref_args=ref_slots, held_ids=[],
+            args_payload=args, ref_args=ref_slots, held_ids=[],
             return_ids=return_ids, demand=options.resource_demand(),
             max_retries=options.max_retries, retry_exceptions=options.retry_exceptions,
-            depth=depth, submitter=worker.index)
+            depth=depth, submitter=worker.index, pool=pool, streaming=options.streaming,
+            backpressure=options.generator_backpressure_num_objects)
         node.admit(task, nested, holder=worker)
 
     def _on_put(self, worker: WorkerSlot, object_id: int, payload: P.Payload,
@@ -222,6 +222,109 @@ class MessageHandlers:
             store.on_ready(object_id, one_ready)
         if timeout is not None:
             self.io.add_timer(timeout, lambda: finish(on_timeout))
+
+    # -- streams, actors and placement groups from workers ----------------------------------
+    def _on_item(self, worker: WorkerSlot, task_id: int, object_id: int, payload: P.Payload,
+                 contained: list[int]) -> None:
+        if payload[0] == P.ARENA:
+            worker.allocs.discard(payload[2])
+        self.node.streams.item(task_id, object_id, payload, contained)
+
+    def _on_stream_next(self, worker: WorkerSlot, request_id: int, task_id: int, index: int,
+                        timeout: float | None) -> None:
+        streams = self.node.streams
+        state = {"answered": False}
+
+        def attempt() -> None:
+            if state["answered"]:
+                return
+            status, value = streams.poll(task_id, index, worker)
+            if status == "wait":
+                streams.on_change(task_id, attempt)
+                return
+            state["answered"] = True
+            self._reply(worker, request_id, (status, value))
+
+        def expire() -> None:
+            if not state["answered"]:
+                state["answered"] = True
+                self._reply(worker, request_id, ("timeout", None))
+
+        attempt()
+        if timeout is not None and not state["answered"]:
+            self.io.add_timer(timeout, expire)
+
+    def _on_actor_create(self, worker: WorkerSlot, request_id: int, class_id: int,
+                         blob: bytes | None, args_payload: P.Payload, ref_slots: list,
+                         nested: list[int], options_blob: bytes, class_name: str,
+                         methods: dict, is_async: bool) -> None:
+        node = self.node
+        args = self._adopt_arguments(worker, args_payload)
+        try:
+            options = cloudpickle.loads(options_blob)
+            actor_id, handle_id, existed = node.extras.create(
+                class_id, blob or node.functions[class_id], class_name, methods, is_async,
+                options, args, ref_slots, nested, holder=worker)
+        except Exception as error:  # reported to the creating task, which raises it
+            node.release_arguments(args)
+            self._reply(worker, request_id, ("error", error))
+            return
+        if existed:
+            node.release_arguments(args)
+        record = node.actors.actors[actor_id]
+        self._reply(worker, request_id,
+                    ("ok", (actor_id, record.class_name, record.methods, handle_id)))
+
+    def _adopt_arguments(self, worker: WorkerSlot, args_payload: P.Payload) -> tuple:
+        """Turn a worker's argument payload into (hidden object id or None, payload)."""
+        if args_payload[0] == P.INLINE:
+            return (None, args_payload)
+        args_id = self.node.new_id()
+        self.node.store.create(args_id)
+        self.node.store.seal(args_id, args_payload)
+        if args_payload[0] == P.ARENA:
+            worker.allocs.discard(args_payload[2])
+        return (args_id, args_payload)
+
+    def _on_actor_submit(self, worker: WorkerSlot, task_id: int, actor_id: int, method: str,
+                         args_payload: P.Payload, ref_slots: list, nested: list[int],
+                         return_ids: list[int], num_returns: Any) -> None:
+        node = self.node
+        args = self._adopt_arguments(worker, args_payload)
+        try:
+            node.extras.call(actor_id, method, args, ref_slots, nested, return_ids,
+                             num_returns, task_id, holder=worker)
+        except Exception as error:  # unknown actor: its results raise the error
+            node.release_arguments(args)
+            for return_id in return_ids:
+                node.store.create(return_id)
+                worker.held[return_id] += 1
+                node.store.seal(return_id, P.error(error))
+
+    def _on_actor_kill(self, worker: WorkerSlot, actor_id: int, no_restart: bool) -> None:
+        self.node.extras.kill(actor_id, no_restart)
+
+    def _on_actor_lookup(self, worker: WorkerSlot, request_id: int, name: str,
+                         namespace: str | None) -> None:
+        try:
+            record = self.node.extras.lookup(name, namespace, holder=worker)
+        except ValueError as error:
+            self._reply(worker, request_id, ("error", error))
+            return
+        self._reply(worker, request_id, (
+            "ok", (record.actor_id, record.class_name, record.methods, record.handle_id)))
+
+    def _on_group_create(self, worker: WorkerSlot, request_id: int, bundles: list,
+                         strategy: str, name: str | None) -> None:
+        node = self.node
+        try:
+            group_id, ready_id = node.extras.create_group(bundles, strategy)
+        except Exception as error:  # infeasible: the caller raises it
+            self._reply(worker, request_id, ("error", error))
+            return
+        node.store.incref(ready_id)
+        worker.held[ready_id] += 1
+        self._reply(worker, request_id, ("ok", (group_id, ready_id)))
 
     def _abandon_waits(self, worker: WorkerSlot) -> None:
         for state in worker.requests.values():

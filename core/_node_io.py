@@ -191,6 +191,8 @@ class NodeIO:
     # -- dispatch -------------------------------------------------------------------------
     def dispatch(self) -> None:
         node = self.node
+        if node.extras.waiting_groups:
+            node.extras.try_reserve()
         if not node.alive or not node.scheduler.has_ready():
             self._retire_idle()
             return
@@ -206,13 +208,18 @@ class NodeIO:
 
     def _retire_idle(self) -> None:
         for worker in self.node.scheduler.surplus_idle_workers():
-            worker.retired = True
-            self.node.scheduler.workers.pop(worker.index, None)
-            worker.channel.close()  # the worker exits on EOF
-            try:
-                self.selector.unregister(worker.channel.sock)
-            except (KeyError, ValueError):
-                pass
+            self.retire(worker)
+
+    def retire(self, worker: WorkerSlot) -> None:
+        """End a worker on purpose (a surplus idle one, or its actor is over)."""
+        worker.retired = True
+        try:
+            self.selector.unregister(worker.channel.sock)  # before close: fd still valid
+        except (KeyError, ValueError):
+            pass
+        worker.channel.close()  # the process exits when it sees EOF
+        self.node.scheduler.remove_worker(worker)
+        self.lifecycle.release_holdings(worker)
 
     def _exec_message(self, task: Task, worker: WorkerSlot) -> tuple:
         node = self.node
@@ -228,8 +235,25 @@ class NodeIO:
         if worker.gpu_ids or worker.gpu_env:
             env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, worker.gpu_ids))}
             worker.gpu_env = bool(worker.gpu_ids)
+        if task.creates_actor:
+            record = task.actor
+            concurrency = record.options.max_concurrency or (1000 if record.is_async else 1)
+            return (Msg.ACTOR_INIT, task.task_id, task.function_id, blob,
+                    (args_id, args_payload), ref_values, task.return_ids, task.name, env,
+                    concurrency, record.is_async)
+        stream = task.backpressure if task.streaming else 0
         return (Msg.EXEC, task.task_id, task.function_id, blob, (args_id, args_payload),
-                ref_values, task.return_ids, task.name, env, task.depth)
+                ref_values, task.return_ids, task.name, env, task.depth, stream)
+
+    def call_message(self, call: Task, worker: WorkerSlot) -> tuple:
+        """The message that runs an actor call on the actor's worker."""
+        args_id, args_payload = call.args_payload
+        if args_id is not None:
+            args_payload = self.payload_for(worker, args_id)
+        ref_values = [(slot, oid, self.payload_for(worker, oid)) for slot, oid in call.ref_args]
+        stream = call.backpressure if call.streaming else 0
+        return (Msg.ACTOR_CALL, call.task_id, call.method, (args_id, args_payload),
+                ref_values, call.return_ids, call.name, stream)
 
     def payload_for(self, worker: WorkerSlot, object_id: int) -> P.Payload:
         """A payload a worker will map; arena objects stay pinned until it lets go."""

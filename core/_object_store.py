@@ -49,6 +49,7 @@ class ObjectStore:
         self.spilled_count = 0
         self.restored_count = 0
         self._spill_counter = 0
+        self.drop_hooks: dict[int, Callable[[int], None]] = {}  # called when an id is freed
 
     # -- lifecycle -------------------------------------------------------------------
     def create(self, object_id: int, refcount: int = 1) -> Entry:
@@ -118,6 +119,9 @@ class ObjectStore:
         else:
             self._release_payload(entry.payload)
         contained, entry.contained = entry.contained, ()
+        hook = self.drop_hooks.pop(object_id, None)
+        if hook is not None:
+            hook(object_id)
         return contained  # the caller decrefs what this object kept alive
 
     def pin(self, object_id: int) -> None:

@@ -62,15 +62,29 @@ class TaskOptions:
     """Re-runs after the worker process dies; -1 retries forever."""
     retry_exceptions: bool | tuple[type[BaseException], ...] = False
     """Also retry when the task raises (True, or only these exception types)."""
-    num_returns: int = 1
-    """How many ObjectRefs ``.remote()`` returns; the function returns that many values."""
+    num_returns: int | str = 1
+    """How many ObjectRefs ``.remote()`` returns, or "streaming" for a generator whose
+    items arrive as an iterator of ObjectRefs while it runs."""
     name: str | None = None
     """Name shown in errors and the timeline (defaults to the function's name)."""
+    placement_group: Any = None
+    """Run inside this placement group's reserved resources."""
+    placement_group_bundle_index: int = -1
+    """Which bundle of ``placement_group`` (-1: any bundle that fits)."""
+    scheduling_strategy: Any = None
+    """``PlacementGroupSchedulingStrategy(pg, index)``, Ray's spelling of the two above."""
+    generator_backpressure_num_objects: int = 64
+    """A streaming generator pauses when this many of its items are unconsumed."""
 
     def __post_init__(self) -> None:
         _check_amount("num_cpus", self.num_cpus)
         _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))
+        check_placement(self)
+        backpressure = self.generator_backpressure_num_objects
+        if isinstance(backpressure, bool) or not isinstance(backpressure, int) or backpressure < 1:
+            raise ValueError(
+                f"generator_backpressure_num_objects must be an int >= 1, got {backpressure!r}")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) \
                 or self.max_retries < -1:
             raise ValueError(
@@ -85,23 +99,143 @@ class TaskOptions:
             raise TypeError(
                 "retry_exceptions must be True/False or a list of exception classes, "
                 f"got {retry!r}")
-        if isinstance(self.num_returns, bool) or not isinstance(self.num_returns, int) \
-                or self.num_returns < 0:
+        if self.num_returns != "streaming" and (
+                isinstance(self.num_returns, bool) or not isinstance(self.num_returns, int)
+                or self.num_returns < 0):
             raise ValueError(
-                f"num_returns must be an int >= 0, got {self.num_returns!r}")
+                f"num_returns must be an int >= 0 or 'streaming', got {self.num_returns!r}")
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(f"name must be a string, got {self.name!r}")
 
+    @property
+    def streaming(self) -> bool:
+        return self.num_returns == "streaming"
+
+    @property
+    def return_count(self) -> int:
+        """Object ids a call produces: one per return, or one end marker for a stream."""
+        return 1 if self.num_returns == "streaming" else max(int(self.num_returns), 1)
+
     def resource_demand(self) -> dict[str, float]:
         """The resources this task holds while it runs, as one dict (do not mutate)."""
-        demand = self.__dict__.get("_demand")
-        if demand is None:
-            demand = {"CPU": float(self.num_cpus)} if self.num_cpus else {}
-            if self.num_gpus:
-                demand["GPU"] = float(self.num_gpus)
-            demand.update({k: float(v) for k, v in self.resources.items() if v})
-            object.__setattr__(self, "_demand", demand)  # computed once per options
-        return demand
+        return _cached_demand(self)
+
+
+def _cached_demand(options: Any) -> dict[str, float]:
+    demand = options.__dict__.get("_demand")
+    if demand is None:
+        demand = {"CPU": float(options.num_cpus)} if options.num_cpus else {}
+        if options.num_gpus:
+            demand["GPU"] = float(options.num_gpus)
+        demand.update({k: float(v) for k, v in options.resources.items() if v})
+        object.__setattr__(options, "_demand", demand)  # computed once per options
+    return demand
+
+
+class PlacementGroupSchedulingStrategy:
+    """Ray's way to place a task or actor in a placement group's bundle.
+
+    Example::
+
+        pg = ember.placement_group([{"CPU": 1}])
+        f.options(scheduling_strategy=ember.PlacementGroupSchedulingStrategy(pg, 0))
+    """
+
+    def __init__(self, placement_group: Any, placement_group_bundle_index: int = -1):
+        self.placement_group = placement_group
+        self.placement_group_bundle_index = placement_group_bundle_index
+
+    def __repr__(self) -> str:
+        return (f"PlacementGroupSchedulingStrategy({self.placement_group!r}, "
+                f"{self.placement_group_bundle_index})")
+
+
+def check_placement(options: Any) -> None:
+    """Fold ``scheduling_strategy`` into ``placement_group``/``..._bundle_index`` and check them."""
+    strategy = options.scheduling_strategy
+    if strategy is not None:
+        if isinstance(strategy, PlacementGroupSchedulingStrategy):
+            object.__setattr__(options, "placement_group", strategy.placement_group)
+            object.__setattr__(options, "placement_group_bundle_index",
+                               strategy.placement_group_bundle_index)
+        elif strategy not in ("DEFAULT", "SPREAD"):
+            raise ValueError(
+                f"scheduling_strategy must be 'DEFAULT', 'SPREAD' or a "
+                f"PlacementGroupSchedulingStrategy, got {strategy!r}")
+    group, index = options.placement_group, options.placement_group_bundle_index
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"placement_group_bundle_index must be an int, got {index!r}")
+    if group is None:
+        if index != -1:
+            raise ValueError("placement_group_bundle_index needs placement_group= as well")
+        return
+    from ._placement_group import PlacementGroup
+
+    if not isinstance(group, PlacementGroup):
+        raise TypeError(
+            f"placement_group must come from ember.placement_group(...), got {group!r}")
+    if not -1 <= index < len(group.bundle_specs):
+        raise ValueError(
+            f"placement_group_bundle_index={index} is out of range for a group of "
+            f"{len(group.bundle_specs)} bundle(s); use 0..{len(group.bundle_specs) - 1} or -1")
+
+
+@dataclass(frozen=True)
+class ActorOptions:
+    """How an actor is placed, restarted and run."""
+
+    num_cpus: float = 0
+    """CPUs held for the actor's whole life (Ray's default holds none)."""
+    num_gpus: float = 0
+    """GPUs held for the actor's life; sets ``CUDA_VISIBLE_DEVICES`` in its process."""
+    resources: Mapping[str, float] = field(default_factory=dict)
+    """Custom resources held for the actor's life."""
+    max_restarts: int = 0
+    """Times the actor's process is restarted (``__init__`` re-run) after it dies; -1: always."""
+    max_task_retries: int = 0
+    """Times a call in flight when the actor died is retried after a restart; -1: always."""
+    max_concurrency: int | None = None
+    """Calls running at once: 1 for plain actors (in order), 1000 for async actors."""
+    name: str | None = None
+    """Register the actor under this name for ``ember.get_actor(name)``."""
+    namespace: str | None = None
+    """Namespace of ``name`` (default: the session's namespace)."""
+    lifetime: str | None = None
+    """"detached": keep the actor alive after its last handle is gone (until kill/shutdown)."""
+    get_if_exists: bool = False
+    """With ``name``: return the existing actor of that name instead of failing."""
+    placement_group: Any = None
+    """Hold the actor's resources inside this placement group."""
+    placement_group_bundle_index: int = -1
+    """Which bundle of ``placement_group`` (-1: any bundle that fits)."""
+    scheduling_strategy: Any = None
+    """``PlacementGroupSchedulingStrategy(pg, index)``, Ray's spelling of the two above."""
+
+    def __post_init__(self) -> None:
+        _check_amount("num_cpus", self.num_cpus)
+        _check_amount("num_gpus", self.num_gpus)
+        object.__setattr__(self, "resources", check_resources("resources", self.resources))
+        for name in ("max_restarts", "max_task_retries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+                raise ValueError(f"{name} must be an int >= -1 (-1: unlimited), got {value!r}")
+        concurrency = self.max_concurrency
+        if concurrency is not None and (
+                isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1):
+            raise ValueError(f"max_concurrency must be an int >= 1, got {concurrency!r}")
+        for name in ("name", "namespace"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        if self.lifetime not in (None, "detached", "non_detached"):
+            raise ValueError(
+                f"lifetime must be 'detached' or None, got {self.lifetime!r}")
+        if self.get_if_exists and self.name is None:
+            raise ValueError("get_if_exists=True needs name= as well")
+        check_placement(self)
+
+    def resource_demand(self) -> dict[str, float]:
+        return _cached_demand(self)
 
 
 @dataclass(frozen=True)
@@ -122,6 +256,8 @@ class InitOptions:
     """Bytes of shared memory for objects before spilling to disk (default 30% of RAM)."""
     local_mode: bool = False
     """Run every task serially in the calling process, for debugging with pdb."""
+    namespace: str | None = None
+    """Namespace for named actors (default "default")."""
 
     def __post_init__(self) -> None:
         if self.num_cpus is not None:

@@ -20,9 +20,12 @@ _RECV_SIZE = 1 << 20
 
 class Msg(IntEnum):
     # driver -> worker
-    EXEC = 1        # (EXEC, task_id, fn_id, fn_blob|None, args_payload, ref_args, return_ids, name, env)
+    EXEC = 1        # (EXEC, task_id, fn_id, fn_blob|None, args_payload, ref_args, return_ids, name, env, depth, stream)
     CANCEL = 2      # (CANCEL, task_id)
-    REPLY = 3       # (REPLY, request_id, value)   answer to GET / WAIT / ALLOC / INFO
+    REPLY = 3       # (REPLY, request_id, value)   answer to any request below
+    ACTOR_INIT = 4  # (ACTOR_INIT, task_id, class_id, blob|None, args_payload, ref_args, return_ids, name, env, concurrency, is_async)
+    ACTOR_CALL = 5  # (ACTOR_CALL, task_id, method, args_payload, ref_args, return_ids, name, stream)
+    STREAM_ACK = 6  # (STREAM_ACK, task_id, items_consumed)
     # worker -> driver
     DONE = 10       # (DONE, task_id, results | error_payload, start_time, end_time)
     SUBMIT = 11     # (SUBMIT, task_id, fn_id, fn_blob|None, args_payload, ref_args, nested, return_ids, options, name)
@@ -34,6 +37,15 @@ class Msg(IntEnum):
     CANCEL_REF = 17  # (CANCEL_REF, object_id, force)
     INFO = 18       # (INFO, request_id, what)
     RETURN = 19     # (RETURN, task_ids)  tasks that reached a worker blocked in get
+    ITEM = 20       # (ITEM, task_id, object_id, payload, contained_ids)  one streamed item
+    ACTOR_CREATE = 21   # (ACTOR_CREATE, request_id, class_id, blob, args_payload, ref_args, nested, options_blob, class_name, methods)
+    ACTOR_SUBMIT = 22   # (ACTOR_SUBMIT, task_id, actor_id, method, args_payload, ref_args, nested, return_ids, num_returns)
+    ACTOR_KILL = 23     # (ACTOR_KILL, actor_id, no_restart)
+    ACTOR_LOOKUP = 24   # (ACTOR_LOOKUP, request_id, name, namespace)
+    STREAM_NEXT = 25    # (STREAM_NEXT, request_id, task_id, index, timeout)
+    STREAM_RELEASE = 26  # (STREAM_RELEASE, task_id)
+    GROUP_CREATE = 27   # (GROUP_CREATE, request_id, bundles, strategy, name)
+    GROUP_REMOVE = 28   # (GROUP_REMOVE, group_id)
 
 
 class Channel:

@@ -79,8 +79,8 @@ class RemoteFunction(Generic[P, R]):
         """Submit the task; returns an ObjectRef (a list of them for ``num_returns > 1``)."""
         refs = _context.current().submit(self, args, kwargs, self._options)
         count = self._options.num_returns
-        if count == 1:
-            return refs[0]
+        if count == 1 or count == "streaming":
+            return refs[0]  # a ref, or the ObjectRefGenerator of a streaming task
         return refs if count > 1 else None
 
     def options(self, **overrides: Any) -> RemoteFunction[P, R]:

@@ -10,6 +10,10 @@
 A worker blocked in ``get`` gives its CPUs back so nested tasks can run (no deadlock on
 2 CPUs); it takes them back when it resumes, briefly over-committing if need be.
 Nested tasks run before new top-level ones so a blocked parent's children go first.
+
+Resources come from pools: the node's free pool, and one pool per placement-group
+bundle, reserved from the node all at once. An actor's creation takes a worker of its
+own whose lease lasts as long as the actor.
 """
 
 from __future__ import annotations
@@ -70,9 +74,16 @@ class Task:
     worker: Any = None
     seq: int = 0
     shape: tuple = ()
+    pool: tuple | None = None      # (placement group id, bundle index or -1)
+    actor: Any = None              # the ActorRecord, for actor creations and calls
+    creates_actor: bool = False
+    streaming: bool = False
+    backpressure: int = 0
 
     def __post_init__(self) -> None:
         self.shape = shape_key(self.demand)
+        if self.pool is not None or self.creates_actor:
+            self.shape = (self.shape, self.pool, self.task_id if self.creates_actor else None)
 
 
 @dataclass(eq=False)
@@ -82,6 +93,7 @@ class WorkerSlot:
     index: int
     lease: tuple | None = None               # resource shape it is leased for
     lease_demand: dict[str, float] = field(default_factory=dict)
+    lease_pool: tuple | None = None          # the placement-group bundle it draws from
     gpu_ids: list[int] = field(default_factory=list)
     inflight: OrderedDict = field(default_factory=OrderedDict)  # task_id -> Task
     blocked: int = 0
@@ -101,6 +113,7 @@ class WorkerSlot:
     kill_when_spawned: bool = False
     signal_when_spawned: int = 0
     reader: int | None = None        # a thread reading this worker directly, if any
+    actor: Any = None                # the ActorRecord this worker hosts, if any
 
 
 class Scheduler:
@@ -112,6 +125,49 @@ class Scheduler:
         self._seq = itertools.count()
         self.workers: dict[int, WorkerSlot] = {}
         self._gpu_free = {i: 1.0 for i in range(int(total.get("GPU", 0)))}
+        self.pools: dict[tuple, dict[str, float]] = {}   # (group id, bundle) -> free
+        self.groups: dict[int, list[tuple]] = {}          # group id -> its bundle keys
+
+    # -- placement groups ------------------------------------------------------------
+    def reserve(self, group_id: int, bundles: list[dict[str, float]]) -> bool:
+        """Take every bundle of a group from the node at once, or nothing."""
+        total: dict[str, float] = {}
+        for bundle in bundles:
+            for key, amount in bundle.items():
+                total[key] = total.get(key, 0.0) + amount
+        if not fits(self.available, total):
+            return False
+        for key, amount in total.items():
+            self.available[key] -= amount
+        keys = [(group_id, index) for index in range(len(bundles))]
+        for key, bundle in zip(keys, bundles):
+            self.pools[key] = dict(bundle)
+        self.groups[group_id] = keys
+        return True
+
+    def release_group(self, group_id: int) -> None:
+        """Give a group's unused reservation back; leases in it return on release."""
+        for key in self.groups.pop(group_id, ()):
+            for resource, amount in self.pools.pop(key).items():
+                self.available[resource] = self.available.get(resource, 0.0) + amount
+
+    def _pool_for(self, task: Task) -> tuple | None | bool:
+        """The pool key a task draws from (None: the node); False if none can serve it."""
+        if task.pool is None:
+            return None
+        group_id, index = task.pool
+        keys = self.groups.get(group_id)
+        if keys is None:
+            return False  # not reserved yet (or removed)
+        if index >= 0:
+            return keys[index]
+        for key in keys:
+            if fits(self.pools[key], task.demand):
+                return key
+        return keys[0]
+
+    def _free(self, pool: tuple | None) -> dict[str, float]:
+        return self.available if pool is None else self.pools.get(pool, self.available)
 
     # -- queue ---------------------------------------------------------------------
     def push(self, task: Task, *, keep_order: bool = False) -> None:
@@ -154,22 +210,28 @@ class Scheduler:
                 if worker is None:
                     break
                 heapq.heappop(heap)
+                if task.creates_actor:
+                    worker.actor = task.actor
                 worker.inflight[task.task_id] = task
                 task.worker = worker
                 assignments.append((task, worker))
         return assignments
 
     def _place(self, task: Task, spawn: Any) -> WorkerSlot | None:
+        pool = self._pool_for(task)
+        if pool is False:
+            return None
         shape = task.shape
         leased = []
-        for worker in self.workers.values():
-            if worker.lease == shape and worker.alive and not worker.blocked:
-                if not worker.inflight:
-                    return worker
-                leased.append(worker)
-        if fits(self.available, task.demand):
+        if not task.creates_actor:
+            for worker in self.workers.values():
+                if worker.lease == shape and worker.alive and not worker.blocked:
+                    if not worker.inflight:
+                        return worker
+                    leased.append(worker)
+        if fits(self._free(pool), task.demand):
             worker = self._idle_worker() or spawn()
-            self._lease(worker, task)
+            self._lease(worker, task, pool)
             return worker
         if leased:
             worker = min(leased, key=lambda w: len(w.inflight))
@@ -179,15 +241,18 @@ class Scheduler:
 
     def _idle_worker(self) -> WorkerSlot | None:
         for worker in self.workers.values():
-            if worker.alive and worker.lease is None and not worker.inflight:
+            if worker.alive and worker.lease is None and not worker.inflight \
+                    and worker.actor is None:
                 return worker
         return None
 
-    def _lease(self, worker: WorkerSlot, task: Task) -> None:
+    def _lease(self, worker: WorkerSlot, task: Task, pool: tuple | None) -> None:
         worker.lease = task.shape
         worker.lease_demand = dict(task.demand)
+        worker.lease_pool = pool
+        free = self._free(pool)
         for key, amount in task.demand.items():
-            self.available[key] = self.available.get(key, 0.0) - amount
+            free[key] = free.get(key, 0.0) - amount
         worker.gpu_ids = self._take_gpus(task.demand.get("GPU", 0.0))
 
     def _take_gpus(self, amount: float) -> list[int]:
@@ -207,19 +272,23 @@ class Scheduler:
     def release_lease(self, worker: WorkerSlot) -> None:
         if worker.lease is None:
             return
+        free = self._free(worker.lease_pool)
         for key, amount in worker.lease_demand.items():
             if key == "CPU" and worker.blocked:
                 continue  # already given back while blocked
-            self.available[key] = self.available.get(key, 0.0) + amount
+            free[key] = free.get(key, 0.0) + amount
         share = worker.lease_demand.get("GPU", 0.0)
         for gpu in worker.gpu_ids:
             self._gpu_free[gpu] = min(1.0, self._gpu_free[gpu] + (share if share < 1 else 1.0))
         worker.lease, worker.lease_demand, worker.gpu_ids = None, {}, []
+        worker.lease_pool = None
 
     def finish(self, worker: WorkerSlot, task: Task) -> None:
         """``task`` left ``worker``; drop its lease when nothing of its shape is waiting."""
         worker.inflight.pop(task.task_id, None)
         task.worker = None
+        if worker.actor is not None:
+            return  # an actor's worker keeps its lease until the actor ends
         if not worker.inflight and not self._has_ready_shape(worker.lease):
             self.release_lease(worker)
 
@@ -230,14 +299,14 @@ class Scheduler:
         """The worker's task waits in ``get``: lend its CPUs to other tasks."""
         worker.blocked += 1
         if worker.blocked == 1:
-            cpus = worker.lease_demand.get("CPU", 0.0)
-            self.available["CPU"] = self.available.get("CPU", 0.0) + cpus
+            free = self._free(worker.lease_pool)
+            free["CPU"] = free.get("CPU", 0.0) + worker.lease_demand.get("CPU", 0.0)
 
     def unblock(self, worker: WorkerSlot) -> None:
         worker.blocked -= 1
         if worker.blocked == 0:
-            cpus = worker.lease_demand.get("CPU", 0.0)
-            self.available["CPU"] = self.available.get("CPU", 0.0) - cpus
+            free = self._free(worker.lease_pool)
+            free["CPU"] = free.get("CPU", 0.0) - worker.lease_demand.get("CPU", 0.0)
 
     def remove_worker(self, worker: WorkerSlot) -> list[Task]:
         """A worker died: free its resources; return the tasks it had."""
@@ -253,5 +322,5 @@ class Scheduler:
         if len(self.workers) <= self.max_idle_workers:
             return []
         idle = [w for w in self.workers.values()
-                if w.alive and w.lease is None and not w.inflight]
+                if w.alive and w.lease is None and not w.inflight and w.actor is None]
         return idle[self.max_idle_workers:]

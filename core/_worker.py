@@ -65,6 +65,7 @@ class TaskLoop:
         self.signal_pending = False
         self.unsent: list[tuple] = []
         self.unsent_since = 0.0
+        self.actor: Any = None  # an ActorRunner once this worker hosts an actor
         runtime.on_message = self._on_message
         runtime.enter_blocking = self.enter_blocking
         runtime.leave_blocking = self.leave_blocking
@@ -97,6 +98,11 @@ class TaskLoop:
                 self.runtime.send((Msg.RETURN, [message[1]]))
             else:
                 self.queue.append(message)
+        elif kind == Msg.ACTOR_CALL or kind == Msg.ACTOR_INIT:
+            self.queue.append(message)  # an actor's calls stay here, in order
+        elif kind == Msg.STREAM_ACK:
+            acks = self.runtime.stream_acks
+            acks[message[1]] = max(acks.get(message[1], 0), message[2])
         elif kind == Msg.CANCEL:
             self._cancel(message[1])
 
@@ -125,8 +131,12 @@ class TaskLoop:
     def enter_blocking(self) -> list[int]:
         """The running task is about to wait in ``get``/``wait``: hand queued tasks back
         (they may be the very tasks it waits for) and bounce new ones until it resumes."""
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main:
+            self._send_results()  # results the awaited work may depend on
+        if self.actor is not None:
+            return []  # an actor's calls are its own: they wait for it
         self.blocked = True
-        self._send_results()
         task_ids = [message[1] for message in self.queue]
         self.queue.clear()
         return task_ids
@@ -136,39 +146,101 @@ class TaskLoop:
 
     # -- running a task ------------------------------------------------------------------
     def _execute(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == Msg.ACTOR_CALL:
+            self.actor.run(message)
+            return
+        if kind == Msg.ACTOR_INIT:
+            self._become_actor(message)
+            return
         (_, task_id, function_id, blob, args_payload, ref_values, return_ids, name,
-         env, depth) = message
-        runtime = self.runtime
+         env, depth, stream) = message
         start = time.time()
-        values: Any = None
         try:
             function = self._function(function_id, blob)
-            args, kwargs = self._arguments(args_payload, ref_values)
+            args, kwargs = self.arguments(args_payload, ref_values)
             if env:
                 os.environ.update(env)
-            runtime.depth = depth
-            self.running_task = task_id
-            self.in_user_code = True
-            try:
-                if self.signal_pending:  # a cancel may have raced the task's start
-                    self.signal_pending = False
-                    runtime.read_available()
-                value = function(*args, **kwargs)
-            finally:
-                self.in_user_code = False
-                self.running_task = None
-            del args, kwargs
-            values = _split_returns(value, len(return_ids), name)
-            results: Any = [self._store(v) for v in values]
-        except KeyboardInterrupt:
-            results = _cancelled()
-        except BaseException as error:  # every user failure goes back to the caller
-            results = P.error(capture(error, name))
-        self.cancel_requested = None
-        runtime.pending_cancel = None
+            self.runtime.depth = depth
+            results, values = self.invoke(task_id, lambda: function(*args, **kwargs), name,
+                                          len(return_ids), stream)
+        except BaseException as error:  # the arguments failed to load: report it
+            results, values = P.error(capture(error, name)), None
+        self.finished(task_id, results, values, start)
+
+    def finished(self, task_id: int, results: Any, values: Any, start: float) -> None:
+        """Queue a DONE; ``values`` stay alive until it is sent (they may hold refs)."""
         if not self.unsent:
             self.unsent_since = time.perf_counter()
         self.unsent.append(((Msg.DONE, task_id, results, start, time.time()), values))
+
+    def invoke(self, task_id: int, call: Any, name: str, count: int,
+               stream: int) -> tuple[Any, Any]:
+        """Run user code in the main thread, cancellable; returns (results, values)."""
+        self.running_task = task_id
+        self.in_user_code = True
+        try:
+            try:
+                if self.signal_pending:  # a cancel may have raced the task's start
+                    self.signal_pending = False
+                    self.runtime.read_available()
+                value = call()
+                if stream:
+                    return self.stream(task_id, iter(value), stream), None
+            finally:
+                self.in_user_code = False
+                self.running_task = None
+            values = split_returns(value, count, name)
+            return [self.store(v) for v in values], values
+        except KeyboardInterrupt:
+            return _cancelled(), None
+        except BaseException as error:  # every user failure goes back to the caller
+            return P.error(capture(error, name)), None
+        finally:
+            self.cancel_requested = None
+            self.runtime.pending_cancel = None
+
+    def stream(self, task_id: int, items: Any, backpressure: int) -> list:
+        """Send each item as it is produced; pause while too many are unconsumed."""
+        runtime = self.runtime
+        on_main = threading.current_thread() is threading.main_thread()
+        produced = 0
+        for item in items:
+            if on_main:
+                self.in_user_code = False  # no cancel signal while we talk to the driver
+            self.send_item(task_id, item)
+            del item
+            produced += 1
+            if produced - runtime.stream_acks.get(task_id, 0) >= backpressure:
+                runtime.wait_until(
+                    lambda: produced - runtime.stream_acks.get(task_id, 0) < backpressure)
+            if on_main:
+                self.in_user_code = True
+        runtime.stream_acks.pop(task_id, None)
+        return [self.store(produced)]
+
+    def send_item(self, task_id: int, item: Any) -> None:
+        serialized = _serialization.dumps(item)
+        payload = self.runtime.store_value(serialized)
+        self.runtime.send((Msg.ITEM, task_id, self.runtime.new_id(), payload,
+                           serialized.contained_refs))
+
+    def _become_actor(self, message: tuple) -> None:
+        from ._actor_worker import ActorRunner
+
+        (_, task_id, class_id, blob, args_payload, ref_values, _, name, env,
+         concurrency, is_async) = message
+        start = time.time()
+        try:
+            cls = self._function(class_id, blob)
+            args, kwargs = self.arguments(args_payload, ref_values)
+            if env:
+                os.environ.update(env)
+            self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
+            results: Any = []
+        except BaseException as error:  # the constructor failed: the actor is dead
+            results = P.error(capture(error, f"{name}.__init__"))
+        self.finished(task_id, results, None, start)
 
     def _function(self, function_id: int, blob: bytes | None) -> Any:
         function = self.functions.get(function_id)
@@ -177,7 +249,7 @@ class TaskLoop:
             self.runtime.register_known_function(function_id)
         return function
 
-    def _arguments(self, args_payload: tuple, ref_values: list) -> tuple[list, dict]:
+    def arguments(self, args_payload: tuple, ref_values: list) -> tuple[list, dict]:
         args_id, payload = args_payload
         args, kwargs = self.runtime.materialize(args_id, payload)
         if ref_values:
@@ -185,12 +257,12 @@ class TaskLoop:
                                       for slot, object_id, value in ref_values])
         return args, kwargs
 
-    def _store(self, value: Any) -> tuple[P.Payload, list[int]]:
+    def store(self, value: Any) -> tuple[P.Payload, list[int]]:
         serialized = _serialization.dumps(value)
         return self.runtime.store_value(serialized), serialized.contained_refs
 
 
-def _split_returns(value: Any, count: int, name: str) -> list[Any]:
+def split_returns(value: Any, count: int, name: str) -> list[Any]:
     if count <= 1:
         return [value]
     try:

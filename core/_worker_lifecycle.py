@@ -70,6 +70,14 @@ class WorkerLifecycle:
             return
         tasks = node.scheduler.remove_worker(worker)
         worker.channel.close()
+        if worker.actor is not None:
+            node.actors.worker_died(worker, tasks, describe_exit(worker.exit_code))
+        else:
+            self._requeue_or_fail(worker, tasks)
+        self.release_holdings(worker)
+
+    def _requeue_or_fail(self, worker: WorkerSlot, tasks: list[Task]) -> None:
+        node = self.node
         for index, task in enumerate(tasks):
             if task.finished:
                 continue
@@ -78,38 +86,47 @@ class WorkerLifecycle:
                 continue
             if index == 0:  # the one that was running when the worker died
                 task.retries_used += 1
-                if task.max_retries != -1 and task.retries_used > task.max_retries:
+                stream = node.streams.streams.get(task.task_id)
+                partial = stream is not None and bool(stream.items)  # items already out
+                if partial or (task.max_retries != -1 and task.retries_used > task.max_retries):
                     error = WorkerCrashedError(self._death_message(worker, task))
                     node.complete(task, [P.error(error)] * len(task.return_ids), ())
                     continue
             task.worker = None
             node.scheduler.push(task, keep_order=True)
+
+    def release_holdings(self, worker: WorkerSlot) -> None:
+        """Drop the refs, pins and half-written allocations a gone worker had."""
+        store = self.node.store
         for object_id, count in worker.held.items():
             for _ in range(count):
-                node.store.decref(object_id)
+                store.decref(object_id)
         for object_id, count in worker.pins.items():
             for _ in range(count):
-                node.store.unpin(object_id)
+                store.unpin(object_id)
         for offset in worker.allocs:
-            node.store.free_allocation(offset)
+            store.free_allocation(offset)
         worker.held.clear()
         worker.pins.clear()
         worker.allocs.clear()
 
     def _death_message(self, worker: WorkerSlot, task: Task) -> str:
-        code = worker.exit_code
-        if code is None:
-            how = "its exit status is unknown"
-        elif code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-            how = f"it was killed by {name}"
-            if -code == signal.SIGKILL:
-                how += " (possibly by the out-of-memory killer)"
-        else:
-            how = f"it exited with exit code {code}"
-        attempts = task.retries_used
         return (
-            f"the worker running task {task.name!r} (pid {worker.pid}) died: {how}. The task "
-            f"ran {attempts} time(s) (max_retries={task.max_retries}). If it runs out of "
-            "memory, lower its memory use or run fewer at once (raise num_cpus per task); "
-            "raise max_retries to retry more")
+            f"the worker running task {task.name!r} (pid {worker.pid}) died: "
+            f"{describe_exit(worker.exit_code)}. The task ran {task.retries_used} time(s) "
+            f"(max_retries={task.max_retries}). If it runs out of memory, lower its memory "
+            "use or run fewer at once (raise num_cpus per task); raise max_retries to retry "
+            "more")
+
+
+def describe_exit(code: int | None) -> str:
+    """How a process ended, in words: "it was killed by SIGKILL (...)", "exit code 1"."""
+    if code is None:
+        return "its exit status is unknown"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        how = f"it was killed by {name}"
+        if -code == signal.SIGKILL:
+            how += " (possibly by the out-of-memory killer)"
+        return how
+    return f"it exited with exit code {code}"

@@ -30,6 +30,9 @@ from ._options import TaskOptions
 from ._protocol import Channel, Msg
 from ._scheduler import fits
 from ._task_args import split_args
+from ._actor import ActorHandle
+from ._placement_group import PlacementGroup
+from ._streams import ObjectRefGenerator
 from .exceptions import GetTimeoutError, InfeasibleResourcesError
 
 ID_SHIFT = 40
@@ -56,6 +59,7 @@ class WorkerRuntime(LocalRefCounts):
         self.enter_blocking: Any = lambda: []  # set by the task loop
         self.leave_blocking: Any = lambda: None
         self.pending_cancel: int | None = None
+        self.stream_acks: dict[int, int] = {}  # streaming task id -> items consumed
 
     # -- plumbing ------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -189,12 +193,85 @@ class WorkerRuntime(LocalRefCounts):
             blob = shipped.blob()
             self._registered_functions.add(shipped.function_id)
         task_id = self.new_id()
-        return_ids = [self.new_id() for _ in range(max(options.num_returns, 1))]
+        return_ids = [self.new_id() for _ in range(options.return_count)]
         self.send((Msg.SUBMIT, task_id, shipped.function_id, blob, args_payload, ref_slots,
                    serialized.contained_refs, return_ids, cloudpickle.dumps(options),
                    function.name, self.depth + 1))
         refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
-        return refs[:options.num_returns]
+        if options.streaming:
+            return [ObjectRefGenerator._make(task_id, refs[0], self)]
+        return refs[:int(options.num_returns)]
+
+    # -- actors, placement groups, streams ---------------------------------------------
+    def _class_blob(self, shipped: Any) -> bytes | None:
+        if shipped.function_id in self._registered_functions:
+            return None
+        self._registered_functions.add(shipped.function_id)
+        return shipped.blob()
+
+    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+        serialized, ref_slots = split_args(args, kwargs)
+        shipped = actor_class._shipped
+        status, value = self.request(
+            Msg.ACTOR_CREATE, shipped.function_id, self._class_blob(shipped),
+            self.store_value(serialized), ref_slots, serialized.contained_refs,
+            cloudpickle.dumps(options), actor_class.__name__, actor_class._methods,
+            actor_class.is_async)
+        if status == "error":
+            raise value
+        return self._actor_handle(value)
+
+    def _actor_handle(self, info: tuple) -> Any:
+        actor_id, class_name, methods, handle_id = info
+        keepalive = ObjectRef._make(handle_id, self, counted=True)
+        return ActorHandle._make(actor_id, class_name, methods, keepalive)
+
+    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
+                   num_returns: Any) -> Any:
+        serialized, ref_slots = split_args(args, kwargs)
+        streaming = num_returns == "streaming"
+        task_id = self.new_id()
+        return_ids = [self.new_id() for _ in range(1 if streaming else max(num_returns, 1))]
+        self.send((Msg.ACTOR_SUBMIT, task_id, handle._actor_id, method,
+                   self.store_value(serialized), ref_slots, serialized.contained_refs,
+                   return_ids, num_returns))
+        refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
+        if streaming:
+            return ObjectRefGenerator._make(task_id, refs[0], self)
+        return refs[:num_returns]
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        self.send((Msg.ACTOR_KILL, handle._actor_id, no_restart))
+
+    def get_actor(self, name: str, namespace: str | None) -> Any:
+        status, value = self.request(Msg.ACTOR_LOOKUP, name, namespace)
+        if status == "error":
+            raise value
+        return self._actor_handle(value)
+
+    def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
+        status, value = self.request(Msg.GROUP_CREATE, bundles, strategy, name)
+        if status == "error":
+            raise value
+        group_id, ready_id = value
+        ready = ObjectRef._make(ready_id, self, counted=True)
+        return PlacementGroup._make(group_id, bundles, strategy, name, ready)
+
+    def remove_placement_group(self, group: Any) -> None:
+        self.send((Msg.GROUP_REMOVE, group.id))
+
+    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
+        status, value = self.request(Msg.STREAM_NEXT, task_id, index, timeout)
+        if status == "item":
+            return ObjectRef._make(value, self, counted=True)
+        if status == "end":
+            raise StopIteration
+        if status == "timeout":
+            raise GetTimeoutError(f"no new item from the stream within {timeout}s")
+        raise P.error_from(value)
+
+    def stream_release(self, task_id: int) -> None:
+        self.send((Msg.STREAM_RELEASE, task_id))
 
     def register_known_function(self, function_id: int) -> None:
         self._registered_functions.add(function_id)

@@ -97,6 +97,10 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
                     try:
                         _worker.run(fds[0], index, arena, config)
                         code = 0
+                    except BaseException:  # an engine bug: say so before dying
+                        import traceback
+
+                        traceback.print_exc()
                     finally:
                         os._exit(code)
                 os.close(fds[0])

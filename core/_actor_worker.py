@@ -1,0 +1,124 @@
+"""Running an actor's calls inside its worker process.
+
+    plain actor (max_concurrency 1): each call runs in the main thread, in order
+    threaded actor (max_concurrency n): calls run on a pool of n threads
+    async actor (any ``async def``): calls are coroutines on one event loop thread,
+                                      at most max_concurrency at a time
+
+Results of the main-thread path are batched with the task loop's; the other paths send
+each result as soon as it is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from . import _payload as P
+from ._protocol import Msg
+from ._remote_error import capture
+
+if TYPE_CHECKING:
+    from ._worker import TaskLoop
+
+
+class ActorRunner:
+    def __init__(self, loop: TaskLoop, instance: Any, name: str, concurrency: int,
+                 is_async: bool):
+        self.loop = loop
+        self.instance = instance
+        self.name = name
+        self.pool: ThreadPoolExecutor | None = None
+        self.event_loop: asyncio.AbstractEventLoop | None = None
+        if is_async:
+            self.event_loop = asyncio.new_event_loop()
+            self.limit = asyncio.Semaphore(concurrency)
+            threading.Thread(target=self.event_loop.run_forever, name="ember-actor-loop",
+                             daemon=True).start()
+        elif concurrency > 1:
+            self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="ember-actor")
+
+    def run(self, message: tuple) -> None:
+        if self.event_loop is not None:
+            asyncio.run_coroutine_threadsafe(self._run_async(message), self.event_loop)
+        elif self.pool is not None:
+            self.pool.submit(self._run_threaded, message)
+        else:
+            self._run_in_order(message)
+
+    def _prepare(self, message: tuple) -> tuple[Any, tuple, dict]:
+        _, task_id, method, args_payload, ref_values, return_ids, name, stream = message
+        args, kwargs = self.loop.arguments(args_payload, ref_values)
+        return getattr(self.instance, method), args, kwargs
+
+    def _run_in_order(self, message: tuple) -> None:
+        task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
+        start = time.time()
+        try:
+            bound, args, kwargs = self._prepare(message)
+            results, values = self.loop.invoke(
+                task_id, lambda: bound(*args, **kwargs), name, len(return_ids), stream)
+        except BaseException as error:  # the arguments failed to load
+            results, values = P.error(capture(error, name)), None
+        self.loop.finished(task_id, results, values, start)
+
+    def _run_threaded(self, message: tuple) -> None:
+        task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
+        start = time.time()
+        values = None
+        try:
+            bound, args, kwargs = self._prepare(message)
+            value = bound(*args, **kwargs)
+            if stream:
+                results = self.loop.stream(task_id, iter(value), stream)
+            else:
+                values = _split(value, len(return_ids), name)
+                results = [self.loop.store(v) for v in values]
+        except BaseException as error:  # every user failure goes back to the caller
+            results = P.error(capture(error, name))
+        self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
+        del values
+
+    async def _run_async(self, message: tuple) -> None:
+        task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
+        start = time.time()
+        values = None
+        async with self.limit:
+            try:
+                bound, args, kwargs = self._prepare(message)
+                value = bound(*args, **kwargs)
+                if stream and inspect.isasyncgen(value):
+                    results = await self._stream_async(task_id, value, stream)
+                else:
+                    if inspect.isawaitable(value):
+                        value = await value
+                    if stream:
+                        results = self.loop.stream(task_id, iter(value), stream)
+                    else:
+                        values = _split(value, len(return_ids), name)
+                        results = [self.loop.store(v) for v in values]
+            except BaseException as error:  # every user failure goes back to the caller
+                results = P.error(capture(error, name))
+        self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
+        del values
+
+    async def _stream_async(self, task_id: int, items: Any, backpressure: int) -> list:
+        runtime = self.loop.runtime
+        produced = 0
+        async for item in items:
+            self.loop.send_item(task_id, item)
+            produced += 1
+            while produced - runtime.stream_acks.get(task_id, 0) >= backpressure:
+                await asyncio.sleep(0.001)  # acks are read by the main thread
+        runtime.stream_acks.pop(task_id, None)
+        return [self.loop.store(produced)]
+
+
+def _split(value: Any, count: int, name: str) -> list[Any]:
+    from ._worker import split_returns
+
+    return split_returns(value, count, name)
