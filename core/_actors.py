@@ -57,6 +57,7 @@ class ActorRecord:
         self.restarts = 0
         self.no_restart = False
         self.death: str | None = None     # why it is dead
+        self.pending_creation: Task | None = None
         self.last_pid: int | None = None
 
     def move(self, state: ActorState) -> None:
@@ -88,7 +89,7 @@ class ActorDirectory:
     def _start(self, record: ActorRecord) -> None:
         """Queue a (re)creation: a task that claims a worker of its own."""
         template = record.creation
-        creation = Task(
+        creation = record.pending_creation = Task(
             task_id=self.node.new_id(), function_id=template.function_id, name=template.name,
             args_payload=template.args_payload, ref_args=template.ref_args, held_ids=[],
             return_ids=[], demand=template.demand, max_retries=0,
@@ -192,13 +193,15 @@ class ActorDirectory:
     def kill(self, record: ActorRecord, no_restart: bool) -> None:
         record.no_restart = record.no_restart or no_restart
         worker = record.worker
+        if no_restart and record.state is not ActorState.DEAD:
+            # Dead from now on: calls made after kill() returns must fail, even if the
+            # process takes a moment to go.
+            self._die(record, "it was killed with ember.kill", None)
         if worker is not None and worker.alive:
             if worker.pid:
                 self.node.pool.kill(worker.pid, signal.SIGKILL)
             else:
                 worker.kill_when_spawned = True
-        elif record.state is not ActorState.DEAD and no_restart:
-            self._die(record, "it was killed with ember.kill", None)
 
     def handles_gone(self, handle_id: int) -> None:
         """The last handle anywhere was dropped: end a non-detached actor."""
@@ -223,6 +226,8 @@ class ActorDirectory:
                     self._fail_call(record, call)
             self._release_worker(worker)
         record.worker = None
+        if record.pending_creation is not None and record.pending_creation.worker is None:
+            record.pending_creation.cancelled = True  # still queued: never start it
         for object_id in record.creation.held_ids:
             self.node.store.decref(object_id)
         record.creation.held_ids = []

@@ -124,7 +124,9 @@ class NodeActors:
             demand=demand, max_retries=0, retry_exceptions=False, depth=0, submitter=0,
             pool=pool)
         node.hold_arguments(template, nested)
-        if options.lifetime == "detached":
+        if options.lifetime == "detached" or key is not None:
+            # Detached and named actors stay until ember.kill or shutdown: a name is a
+            # way to find the actor later, so dropping the creator's handle keeps it.
             node.store.incref(handle_id)
             template.held_ids.append(handle_id)  # released when the actor dies
         record = ActorRecord(actor_id, class_name, template, options, handle_id, key)

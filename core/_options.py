@@ -197,7 +197,8 @@ class ActorOptions:
     max_concurrency: int | None = None
     """Calls running at once: 1 for plain actors (in order), 1000 for async actors."""
     name: str | None = None
-    """Register the actor under this name for ``ember.get_actor(name)``."""
+    """Register the actor under this name for ``ember.get_actor(name)``; a named actor
+    lives until ``ember.kill`` or shutdown, even with no handle left."""
     namespace: str | None = None
     """Namespace of ``name`` (default: the session's namespace)."""
     lifetime: str | None = None

@@ -10,7 +10,6 @@ when the generator object is dropped.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from . import _payload as P
@@ -67,10 +66,17 @@ class ObjectRefGenerator:
     async def __anext__(self) -> ObjectRef[Any]:
         import asyncio
 
+        ref = await asyncio.get_running_loop().run_in_executor(None, self._next_or_none)
+        if ref is None:
+            raise StopAsyncIteration
+        return ref
+
+    def _next_or_none(self) -> ObjectRef[Any] | None:
+        # StopIteration cannot cross a Future, so the end travels as None.
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, self.__next__)
+            return self.__next__()
         except StopIteration:
-            raise StopAsyncIteration from None
+            return None
 
     def completed(self) -> ObjectRef[Any]:
         """A ref that is ready (with the item count) when the generator has finished."""
@@ -194,8 +200,3 @@ class Streams:
         self._ack(stream)
         if stream.done:
             del self.streams[task_id]
-
-
-def wait_latch() -> tuple[threading.Event, Any]:
-    event = threading.Event()
-    return event, event.set

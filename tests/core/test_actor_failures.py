@@ -1,0 +1,100 @@
+"""Every way an actor's process can die, as one table: restarts, retries, final errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import ember
+from ember import ActorDiedError
+from tests_support import wait_for
+
+pytestmark = pytest.mark.usefixtures("session")
+
+DEATHS = {
+    "SIGKILL": "os.kill(os.getpid(), signal.SIGKILL)",
+    "SIGTERM": "os.kill(os.getpid(), signal.SIGTERM)",
+    "exit code 1": "os._exit(1)",
+    "SIGSEGV": "import ctypes; ctypes.string_at(0)",
+}
+
+
+@ember.remote
+class Fragile:
+    def __init__(self):
+        self.calls = 0
+        self.generation = os.getpid()
+
+    def work(self):
+        self.calls += 1
+        return self.calls, os.getpid()
+
+    def die(self, how):
+        import os, signal  # noqa: E401,F401  used by the exec'd statement
+        exec(how)
+
+
+@pytest.mark.parametrize("how", list(DEATHS.values()), ids=list(DEATHS))
+def test_actor_restarts_after_its_process_dies(how):
+    actor = Fragile.options(max_restarts=1).remote()
+    _, first_pid = ember.get(actor.work.remote())
+    with pytest.raises(ActorDiedError, match="died during this call"):
+        ember.get(actor.die.remote(how))
+    calls, second_pid = ember.get(actor.work.remote())
+    assert second_pid != first_pid
+    assert calls == 1, "__init__ ran again: the state is fresh"
+
+
+@pytest.mark.parametrize("cause,how", list(DEATHS.items()), ids=list(DEATHS))
+def test_actor_without_restarts_reports_how_it_died(cause, how):
+    actor = Fragile.remote()
+    _, pid = ember.get(actor.work.remote())
+    with pytest.raises(ActorDiedError) as info:
+        ember.get(actor.die.remote(how))
+    message = str(info.value)
+    assert "Fragile" in message and str(pid) in message and cause in message
+    assert "0/0" in message and "max_restarts" in message
+    with pytest.raises(ActorDiedError, match="Fragile"):
+        ember.get(actor.work.remote())
+
+
+def test_calls_in_flight_are_retried_with_max_task_retries(tmp_path):
+    @ember.remote
+    class DiesOnce:
+        def __init__(self, marker):
+            self.marker = marker
+
+        def maybe_die(self):
+            if not os.path.exists(self.marker):
+                open(self.marker, "w").close()
+                os._exit(1)
+            return "survived"
+
+    actor = DiesOnce.options(max_restarts=1, max_task_retries=1).remote(str(tmp_path / "m"))
+    assert ember.get(actor.maybe_die.remote()) == "survived"
+
+
+def test_restarts_are_counted_and_then_exhausted():
+    actor = Fragile.options(max_restarts=2).remote()
+    for _ in range(3):
+        with pytest.raises(ActorDiedError):
+            ember.get(actor.die.remote(DEATHS["SIGKILL"]))
+    with pytest.raises(ActorDiedError, match="restarted 2/2 times"):
+        ember.get(actor.work.remote())
+
+
+def test_kill_with_restart_allowed_restarts_the_actor():
+    actor = Fragile.options(max_restarts=1).remote()
+    _, pid = ember.get(actor.work.remote())
+    ember.kill(actor, no_restart=False)
+    assert wait_for(lambda: ember.get(actor.work.remote())[1] != pid, timeout=20)
+
+
+def test_dead_actor_returns_its_resources():
+    actor = Fragile.options(num_cpus=1).remote()
+    ember.get(actor.work.remote())
+    assert ember.available_resources()["CPU"] == 1
+    with pytest.raises(ActorDiedError):
+        ember.get(actor.die.remote(DEATHS["SIGKILL"]))
+    assert wait_for(lambda: ember.available_resources()["CPU"] == 2)
