@@ -183,8 +183,8 @@ class ActorDirectory:
                 record.calls.appendleft(call)
             else:
                 self._fail_call(record, call, (
-                    f"its process (pid {worker.pid}) died during this call: {how}; the "
-                    "actor is restarting. Set max_task_retries to retry calls in flight"))
+                    f"its process (pid {worker.pid}) died during this call: {how}"),
+                    restarting=True)
         record.restarts += 1
         if record.state is ActorState.ALIVE:
             record.move(ActorState.RESTARTING)
@@ -237,10 +237,17 @@ class ActorDirectory:
         if worker.alive:
             self.node.io.retire(worker)
 
-    def _fail_call(self, record: ActorRecord, call: Task, reason: str | None = None) -> None:
+    def _fail_call(self, record: ActorRecord, call: Task, reason: str | None = None,
+                   restarting: bool = False) -> None:
         if call.finished:
             return
-        error = ActorDiedError(self.describe_death(record, reason))
+        if restarting:
+            message = (f"{record.label}: {reason}. The actor is restarting (restart "
+                       f"{record.restarts + 1} of {record.options.max_restarts}); set "
+                       "max_task_retries to retry calls that were in flight")
+        else:
+            message = self.describe_death(record, reason)
+        error = ActorDiedError(message)
         self.node.complete(call, [P.error(error)] * len(call.return_ids), ())
 
     def describe_death(self, record: ActorRecord, reason: str | None = None) -> str:
