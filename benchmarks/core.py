@@ -76,6 +76,23 @@ def first_element(arr: np.ndarray) -> float:
     return float(arr[0])
 
 
+class Echo:
+    """A minimal actor: its calls measure the actor-call path, not user work."""
+
+    def ping(self, x: int = 0) -> int:
+        return x
+
+
+class AsyncEcho:
+    """An async actor whose calls overlap while they await."""
+
+    async def ping(self, x: int = 0) -> int:
+        import asyncio
+
+        await asyncio.sleep(0.001)
+        return x
+
+
 def make_parent(rt: ModuleType, child: Any, fanout: int) -> Callable[[], int]:
     """A task body that submits ``fanout`` child tasks and blocks on them (nested tasks).
 
@@ -96,6 +113,8 @@ class Remotes:
     add_one: Any
     first_element: Any
     parent: Any
+    echo: Any
+    async_echo: Any
 
     @classmethod
     def build(cls, rt: ModuleType) -> Remotes:
@@ -105,6 +124,8 @@ class Remotes:
             add_one=rt.remote(add_one),
             first_element=rt.remote(first_element),
             parent=rt.remote(make_parent(rt, noop_remote, fanout=10)),
+            echo=rt.remote(Echo),
+            async_echo=rt.remote(AsyncEcho),
         )
 
 
@@ -393,6 +414,47 @@ def fig_wait(b: Bench, n: int = 1000) -> list[Figure]:
     return [emit("wait_s", time.perf_counter() - t0, "s")]
 
 
+def fig_actor_sync(b: Bench, n: int = 1000) -> list[Figure]:
+    """Actor-call round trip: one call, wait for it, ``n`` times in a row."""
+    actor = b.fns.echo.remote()
+    b.rt.get([actor.ping.remote() for _ in range(10)])
+    with measure(b.engine) as t:
+        for _ in range(n):
+            b.rt.get(actor.ping.remote())
+    return [emit("actor_sync", n / t.wall_s, "per_s"),
+            emit("actor_sync_cpu_us", t.cpu_s / n * 1e6, "us_per_call")]
+
+
+def fig_actor_async(b: Bench, n: int = 10_000) -> list[Figure]:
+    """Actor-call throughput: ``n`` calls submitted, then got together."""
+    actor = b.fns.echo.remote()
+    b.rt.get([actor.ping.remote() for _ in range(10)])
+    with measure(b.engine) as t:
+        b.rt.get([actor.ping.remote() for _ in range(n)])
+    return [emit("actor_async", n / t.wall_s, "per_s"),
+            emit("actor_async_cpu_us", t.cpu_s / n * 1e6, "us_per_call")]
+
+
+def fig_actor_create(b: Bench, n: int = 10) -> list[Figure]:
+    """Start-up cost of actors: create ``n`` and get one call back from each."""
+    t0 = time.perf_counter()
+    actors = [b.fns.echo.remote() for _ in range(n)]
+    b.rt.get([actor.ping.remote() for actor in actors])
+    elapsed = time.perf_counter() - t0
+    for actor in actors:
+        b.rt.kill(actor)
+    return [emit("actor_create_s", elapsed, "s")]
+
+
+def fig_async_actor_concurrent(b: Bench, n: int = 1000) -> list[Figure]:
+    """``n`` concurrent calls on an async actor, each awaiting 1 ms: they should overlap."""
+    actor = b.fns.async_echo.remote()
+    b.rt.get(actor.ping.remote())
+    t0 = time.perf_counter()
+    b.rt.get([actor.ping.remote(i) for i in range(n)])
+    return [emit("async_actor_concurrent", time.perf_counter() - t0, "s")]
+
+
 # --------------------------------------------------------------------------- registry and driver
 
 
@@ -420,6 +482,10 @@ GROUPS: tuple[Group, ...] = (
     Group("chain", ("chain", "chain_cpu_us"), warm=fig_chain),
     Group("nested_s", ("nested_s",), warm=fig_nested),
     Group("wait_s", ("wait_s",), warm=fig_wait),
+    Group("actor_sync", ("actor_sync", "actor_sync_cpu_us"), warm=fig_actor_sync),
+    Group("actor_async", ("actor_async", "actor_async_cpu_us"), warm=fig_actor_async),
+    Group("actor_create_s", ("actor_create_s",), warm=fig_actor_create),
+    Group("async_actor_concurrent", ("async_actor_concurrent",), warm=fig_async_actor_concurrent),
 )
 
 

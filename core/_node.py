@@ -195,7 +195,8 @@ class Node(LocalRefCounts):
             self.streams.open(task)
         self.hold_arguments(task, nested)
         if task.actor is not None:
-            self.await_dependencies(task, lambda t: self.actors.pump(t.actor))
+            # Queued first (order is per submission); sent once its arguments exist.
+            self.await_dependencies(task, lambda t: self.actors.pump(t.actor), now=False)
             self.actors.enqueue(task.actor, task)
         else:
             self.await_dependencies(task, self.enqueue)
@@ -211,8 +212,13 @@ class Node(LocalRefCounts):
             self.store.incref(object_id)
             task.held_ids.append(object_id)
 
-    def await_dependencies(self, task: Task, then: Any) -> None:
-        """Call ``then(task)`` once every top-level ref argument exists (maybe now)."""
+    def await_dependencies(self, task: Task, then: Any, now: bool = True) -> None:
+        """Call ``then(task)`` once every top-level ref argument exists (at once if they
+        all do and ``now``)."""
+        if not task.ref_args:
+            if now:
+                then(task)
+            return
         unready = {oid for _, oid in task.ref_args if not self.store.is_ready(oid)}
         task.pending_deps = len(unready)
 
@@ -223,7 +229,7 @@ class Node(LocalRefCounts):
 
         for object_id in unready:
             self.store.on_ready(object_id, one_ready)
-        if not unready:
+        if not unready and now:
             then(task)
 
     def failed_dependency(self, task: Task) -> P.Payload | None:

@@ -1,6 +1,6 @@
 """The node's I/O thread: read worker messages, act on them, dispatch tasks.
 
-    selector ── worker socket readable ──> messages ──> MessageHandlers (node lock held)
+    epoll ── worker socket readable ──> messages ──> MessageHandlers (node lock held)
              ── zygote socket ──> SPAWNED pid / EXITED code ──> WorkerLifecycle
              ── wake socket / timers ──> apply queued ref events, run timers
     dispatch ── Scheduler.schedule() ──> EXEC batches to workers
@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import select
-import selectors
 import socket
 import threading
 import time
@@ -31,11 +30,14 @@ REF_TICK_S = 0.05
 class NodeIO:
     def __init__(self, node: Node):
         self.node = node
-        self.selector = selectors.DefaultSelector()
+        # A raw epoll and an fd table: registering and unregistering are single C calls,
+        # which the direct path of a blocking get does on every call.
+        self.epoll = select.epoll()
+        self.watched: dict[int, Any] = {}
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_write.setblocking(False)
-        self.selector.register(self._wake_read, selectors.EVENT_READ, "wake")
-        self.selector.register(node.pool.control, selectors.EVENT_READ, "zygote")
+        self._register(self._wake_read, "wake")
+        self._register(node.pool.control, "zygote")
         self._timers: list[tuple[float, int, Any]] = []
         self._timer_seq = itertools.count()
         self.handlers = MessageHandlers(node, self)
@@ -52,7 +54,7 @@ class NodeIO:
         self.wake()
         if self.thread is not threading.current_thread():
             self.thread.join(timeout=5)
-        self.selector.close()
+        self.epoll.close()
         self._wake_read.close()
         self._wake_write.close()
 
@@ -62,8 +64,24 @@ class NodeIO:
         except (BlockingIOError, OSError):
             pass  # already awake, or shutting down
 
+    def _register(self, sock: socket.socket, target: Any) -> None:
+        fd = sock.fileno()
+        self.watched[fd] = target
+        self.epoll.register(fd, select.EPOLLIN)
+
     def watch(self, worker: WorkerSlot) -> None:
-        self.selector.register(worker.channel.sock, selectors.EVENT_READ, worker)
+        self._register(worker.channel.sock, worker)
+
+    def unwatch(self, worker: WorkerSlot) -> bool:
+        """Stop reading ``worker`` in the I/O thread; False if it was not watched."""
+        fd = worker.channel.sock.fileno()
+        if fd < 0 or self.watched.pop(fd, None) is None:
+            return False
+        try:
+            self.epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        return True
 
     def add_timer(self, delay: float, callback: Any) -> None:
         heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq), callback))
@@ -78,15 +96,17 @@ class NodeIO:
                 timeout = min(REF_TICK_S,
                               max(0.0, self._timers[0][0] - time.monotonic()))
             try:
-                events = self.selector.select(timeout)
+                events = self.epoll.poll(timeout)
             except (OSError, ValueError):
                 return
             with node.lock:
                 if self._stopping:
                     return
                 node.drain_ref_events()
-                for key, _ in events:
-                    self._on_readable(key)
+                for fd, _ in events:
+                    target = self.watched.get(fd)
+                    if target is not None:
+                        self._on_readable(target)
                 self._fire_timers()
                 node.drain_ref_events()
                 self.dispatch()
@@ -94,16 +114,16 @@ class NodeIO:
             for callback in callbacks:
                 callback()
 
-    def _on_readable(self, key: selectors.SelectorKey) -> None:
-        if key.data == "wake":
+    def _on_readable(self, target: Any) -> None:
+        if target == "wake":
             try:
                 self._wake_read.recv(4096)
             except OSError:
                 pass
-        elif key.data == "zygote":
+        elif target == "zygote":
             self.lifecycle.on_zygote_event()
         else:
-            worker: WorkerSlot = key.data
+            worker: WorkerSlot = target
             if worker.reader is not None:
                 return  # a thread waiting in get() reads this worker directly
             try:
@@ -131,12 +151,9 @@ class NodeIO:
             tasks.append(task)
         if worker is None or worker.reader is not None or not worker.alive or worker.eof:
             return None
-        worker.reader = threading.get_ident()
-        try:
-            self.selector.unregister(worker.channel.sock)
-        except (KeyError, ValueError):
-            worker.reader = None
+        if not self.unwatch(worker):
             return None
+        worker.reader = threading.get_ident()
         return worker, tasks
 
     def read_directly(self, claim: tuple[WorkerSlot, list[Task]], latch: Any,
@@ -145,8 +162,10 @@ class NodeIO:
         dies, or (briefly) nothing arrives — then hand the socket back to the I/O thread."""
         node = self.node
         worker, tasks = claim
-        poller = select.poll()
-        poller.register(worker.channel.sock, select.POLLIN)
+        poller = worker.poller
+        if poller is None:
+            poller = worker.poller = select.poll()
+            poller.register(worker.channel.sock, select.POLLIN)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while latch.remaining > 0:
@@ -213,10 +232,7 @@ class NodeIO:
     def retire(self, worker: WorkerSlot) -> None:
         """End a worker on purpose (a surplus idle one, or its actor is over)."""
         worker.retired = True
-        try:
-            self.selector.unregister(worker.channel.sock)  # before close: fd still valid
-        except (KeyError, ValueError):
-            pass
+        self.unwatch(worker)  # before close: the fd is still valid
         worker.channel.close()  # the process exits when it sees EOF
         self.node.scheduler.remove_worker(worker)
         self.lifecycle.release_holdings(worker)

@@ -50,7 +50,7 @@ def shape_key(demand: dict[str, float]) -> tuple:
     return shape
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Task:
     """A submitted task as the driver tracks it."""
 
@@ -79,9 +79,10 @@ class Task:
     creates_actor: bool = False
     streaming: bool = False
     backpressure: int = 0
+    method: str | None = None      # for actor calls
 
     def __post_init__(self) -> None:
-        self.shape = shape_key(self.demand)
+        self.shape = shape_key(self.demand) if self.demand else ()
         if self.pool is not None or self.creates_actor:
             self.shape = (self.shape, self.pool, self.task_id if self.creates_actor else None)
 
@@ -114,6 +115,7 @@ class WorkerSlot:
     signal_when_spawned: int = 0
     reader: int | None = None        # a thread reading this worker directly, if any
     actor: Any = None                # the ActorRecord this worker hosts, if any
+    poller: Any = None               # select.poll on its socket, for the direct path
 
 
 class Scheduler:

@@ -90,10 +90,23 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     kind = type(value)
     if kind in _PLAIN_SCALARS:
         return True
-    if depth < 2 and (kind is tuple or kind is list) and len(value) <= 16:
-        return all(_is_plain(item, depth + 1) for item in value)
-    if depth < 2 and kind is dict and len(value) <= 16:
-        return all(type(k) is str and _is_plain(v, depth + 1) for k, v in value.items())
+    if depth > 1:
+        return False
+    if kind is tuple or kind is list:
+        if len(value) > 16:
+            return False
+        for item in value:
+            if type(item) not in _PLAIN_SCALARS and not _is_plain(item, depth + 1):
+                return False
+        return True
+    if kind is dict:
+        if len(value) > 16:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or (
+                    type(item) not in _PLAIN_SCALARS and not _is_plain(item, depth + 1)):
+                return False
+        return True
     return False
 
 

@@ -54,10 +54,7 @@ class WorkerLifecycle:
                     self._worker_died(worker)
 
     def on_worker_eof(self, worker: WorkerSlot) -> None:
-        try:
-            self.io.selector.unregister(worker.channel.sock)
-        except (KeyError, ValueError):
-            pass
+        self.io.unwatch(worker)
         worker.eof = True
         if worker.exit_code is not None or worker.retired:
             self._worker_died(worker)
