@@ -168,17 +168,29 @@ class NodeIO:
             poller.register(worker.channel.sock, select.POLLIN)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
+            spin = True
             while latch.remaining > 0:
-                wait_ms = 10  # re-check: the task may have moved to another worker
-                if deadline is not None:
-                    wait_ms = min(wait_ms, max(0, int((deadline - time.monotonic()) * 1000)))
-                ready = poller.poll(wait_ms)
-                with node.lock:
+                try:
+                    # A short result is often back within microseconds: poll without
+                    # sleeping first, then sleep in poll().
+                    messages = worker.channel.read_spinning() if spin else []
+                except OSError:
+                    messages = None
+                ready = messages != []
+                spin = False
+                if not ready:
+                    wait_ms = 10  # re-check: the task may have moved to another worker
+                    if deadline is not None:
+                        wait_ms = min(wait_ms, max(0, int((deadline - time.monotonic()) * 1000)))
+                    ready = bool(poller.poll(wait_ms))
                     if ready:
                         try:
                             messages = worker.channel.read_some(block=False)
                         except OSError:
                             messages = None
+                spin = ready  # after some traffic, more may follow at once
+                with node.lock:
+                    if ready:
                         if messages is None:
                             worker.reader = None
                             self.lifecycle.on_worker_eof(worker)

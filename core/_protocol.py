@@ -11,11 +11,16 @@ import pickle
 import socket
 import struct
 import threading
+import time
 from enum import IntEnum
 from typing import Any
 
 _LENGTH = struct.Struct("<I")
 _RECV_SIZE = 1 << 20
+SPIN_S = 0.0002
+"""How long a reader polls without sleeping before it blocks. Waking a sleeping process
+costs ~25 us on each side here, ten times a whole round trip between two processes
+that are both awake; a waiting reader whose answer is close pays 200 us of CPU at most."""
 
 
 class Msg(IntEnum):
@@ -106,6 +111,14 @@ class Channel:
         if not count:
             return None
         return self.feed(self._view[:count])
+
+    def read_spinning(self, seconds: float = SPIN_S) -> list[Any] | None:
+        """Poll without sleeping for up to ``seconds``; [] if nothing came, None at EOF."""
+        deadline = time.perf_counter() + seconds
+        while True:
+            messages = self.read_some(block=False)
+            if messages or messages is None or time.perf_counter() >= deadline:
+                return messages
 
     def recv(self) -> list[Any]:
         """Block until at least one message arrives; raise EOFError when the peer is gone."""

@@ -114,7 +114,9 @@ class WorkerRuntime(LocalRefCounts):
                 self._cv.release()
                 try:
                     self.flush_refs()
-                    messages = self.channel.recv()
+                    messages = self.channel.read_spinning()  # the next call may be close
+                    if messages == []:
+                        messages = self.channel.recv()
                 except (OSError, EOFError):
                     os._exit(0)  # the driver is gone: so is this worker
                 finally:
