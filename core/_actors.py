@@ -143,10 +143,7 @@ class ActorDirectory:
             call.worker = worker
             messages.append(self.node.io.call_message(call, worker))
         if messages:
-            try:
-                worker.channel.send_many(messages)
-            except OSError:
-                pass  # the process died; its EOF is handled by the I/O loop
+            self.node.io.send(worker, messages, defer=len(worker.inflight) > len(messages))
 
     def dependency_ready(self, call: Task) -> None:
         self.pump(call.actor)

@@ -286,6 +286,7 @@ class Node(LocalRefCounts):
             self.drain_ref_events()
             waiting = {oid for oid in ids if not self.store.is_ready(oid)}
             if waiting:
+                self.io.flush()  # deferred calls may be what we wait for
                 latch = _Latch(len(waiting), self.after_lock)
                 for object_id in waiting:
                     self.store.on_ready(object_id, latch.count_down)
@@ -319,6 +320,7 @@ class Node(LocalRefCounts):
             self.drain_ref_events()
             ready = [oid for oid in ids if self.store.is_ready(oid)]
             latch = None
+            self.io.flush()
             if len(ready) < num_returns and timeout != 0:
                 latch = _Latch(num_returns - len(ready), self.after_lock)
                 for object_id in {oid for oid in ids if not self.store.is_ready(oid)}:

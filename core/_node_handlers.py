@@ -44,10 +44,7 @@ class MessageHandlers:
 
     def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
         if worker.alive:
-            try:
-                worker.channel.send((Msg.REPLY, request_id, value))
-            except OSError:
-                pass
+            self.io.send(worker, [(Msg.REPLY, request_id, value)])
 
     def _on_done(self, worker: WorkerSlot, task_id: int, results: Any,
                  start: float, end: float) -> None:
@@ -360,7 +357,7 @@ class MessageHandlers:
                 worker.kill_when_spawned = True
         else:
             try:
-                worker.channel.send((Msg.CANCEL, task.task_id))
+                self.io.send(worker, [(Msg.CANCEL, task.task_id)])
                 if worker.pid:
                     os.kill(worker.pid, CANCEL_SIGNAL)  # interrupts user code, even a sleep
                 else:

@@ -24,7 +24,8 @@ from ._scheduler import Task, WorkerSlot
 from ._worker_lifecycle import WorkerLifecycle
 
 REF_TICK_S = 0.05
-"""How often an otherwise idle node applies dropped refs (frees memory)."""
+"""How often an otherwise idle node applies dropped refs and flushes deferred messages."""
+_OUTBOX_LIMIT = 64
 
 
 class NodeIO:
@@ -38,6 +39,7 @@ class NodeIO:
         self._wake_write.setblocking(False)
         self._register(self._wake_read, "wake")
         self._register(node.pool.control, "zygote")
+        self._unsent: list[WorkerSlot] = []  # workers with deferred messages
         self._timers: list[tuple[float, int, Any]] = []
         self._timer_seq = itertools.count()
         self.handlers = MessageHandlers(node, self)
@@ -110,6 +112,7 @@ class NodeIO:
                 self._fire_timers()
                 node.drain_ref_events()
                 self.dispatch()
+                self.flush()
                 callbacks = node.take_after_lock()
             for callback in callbacks:
                 callback()
@@ -199,6 +202,7 @@ class NodeIO:
                             self.handlers.handle(worker, message)
                         node.drain_ref_events()
                         self.dispatch()
+                        self.flush()
                     callbacks = node.take_after_lock()
                 for callback in callbacks:
                     callback()
@@ -231,11 +235,38 @@ class NodeIO:
         for task, worker in node.scheduler.schedule(node.spawn_worker):
             batches.setdefault(worker, []).append(self._exec_message(task, worker))
         for worker, messages in batches.items():
+            # A worker with earlier work still running gets these in its next batch.
+            self.send(worker, messages, defer=len(worker.inflight) > len(messages))
+        self._retire_idle()
+
+    # -- sending: per-worker outboxes ---------------------------------------------------------
+    def send(self, worker: WorkerSlot, messages: list[tuple], *, defer: bool = False) -> None:
+        """Send to a worker, after anything already waiting in its outbox (order is kept).
+
+        ``defer``: the worker is busy anyway, so the messages may wait for the next flush
+        (the I/O thread's next turn, a get/wait, or the 50 ms tick) and share one system
+        call with others."""
+        outbox = worker.outbox
+        if defer and len(outbox) + len(messages) < _OUTBOX_LIMIT:
+            if not outbox:
+                self._unsent.append(worker)
+            outbox.extend(messages)
+            return
+        if outbox:
+            messages = outbox + messages
+            outbox.clear()
+        if messages:
             try:
                 worker.channel.send_many(messages)
             except OSError:
                 pass  # the worker died; its EOF is handled by the loop
-        self._retire_idle()
+
+    def flush(self) -> None:
+        """Send every deferred message now (under the node lock)."""
+        unsent, self._unsent = self._unsent, []
+        for worker in unsent:
+            if worker.outbox and worker.alive:
+                self.send(worker, [])
 
     def _retire_idle(self) -> None:
         for worker in self.node.scheduler.surplus_idle_workers():

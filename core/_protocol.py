@@ -7,6 +7,7 @@ Every message is a tuple whose first item is one of the kinds below.
 
 from __future__ import annotations
 
+import os
 import pickle
 import socket
 import struct
@@ -119,6 +120,7 @@ class Channel:
             messages = self.read_some(block=False)
             if messages or messages is None or time.perf_counter() >= deadline:
                 return messages
+            os.sched_yield()  # let a runnable process have this core while we wait
 
     def recv(self) -> list[Any]:
         """Block until at least one message arrives; raise EOFError when the peer is gone."""

@@ -116,6 +116,7 @@ class WorkerSlot:
     reader: int | None = None        # a thread reading this worker directly, if any
     actor: Any = None                # the ActorRecord this worker hosts, if any
     poller: Any = None               # select.poll on its socket, for the direct path
+    outbox: list = field(default_factory=list)  # deferred messages (see NodeIO.send)
 
 
 class Scheduler:

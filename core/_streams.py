@@ -183,10 +183,7 @@ class Streams:
         worker = task.worker
         if worker is not None and worker.alive:
             consumed = 1 << 62 if stream.released else stream.handed
-            try:
-                worker.channel.send((Msg.STREAM_ACK, task.task_id, consumed))
-            except OSError:
-                pass
+            self.node.io.send(worker, [(Msg.STREAM_ACK, task.task_id, consumed)])
 
     def release(self, task_id: int) -> None:
         """The consumer dropped the generator: free untaken items, unpause the producer."""
