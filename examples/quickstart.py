@@ -94,6 +94,35 @@ def sum_of_squares(n):
 
 print("sum of squares below 10:", ember.get(sum_of_squares.remote(10)))
 
+
+
+# An actor is a class running in its own process: its state lives between calls, and
+# calls from one caller run in the order they were made.
+@ember.remote
+class Tally:
+    def __init__(self):
+        self.total = 0
+
+    def add(self, amount):
+        self.total += amount
+        return self.total
+
+
+tally = Tally.remote()
+for amount in (5, 10, 20):
+    tally.add.remote(amount)
+print("actor total:", ember.get(tally.add.remote(0)))
+
+
+# A generator task streams its items as they are produced.
+@ember.remote(num_returns="streaming")
+def countdown(n):
+    for i in range(n, 0, -1):
+        yield i
+
+
+print("streamed:", [ember.get(ref) for ref in countdown.remote(3)])
+
 resources = ember.cluster_resources()
 print(f"cluster: {resources['CPU']:g} CPUs, "
       f"{resources['object_store_memory'] / 2**30:.1f} GiB object store")

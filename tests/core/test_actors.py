@@ -287,3 +287,38 @@ def test_actor_misuse_gives_clear_errors():
     with pytest.raises(ValueError, match="num_cpus"):
         Counter.options(num_cpus=-1)
     assert ember.get(counter.incr.remote()) == 1
+
+
+def test_a_killed_actors_handle_passed_to_a_task_fails_clearly():
+    counter = Counter.remote()
+    ember.get(counter.incr.remote())
+    ember.kill(counter)
+
+    @ember.remote
+    def use(handle):
+        return ember.get(handle.incr.remote())
+
+    with pytest.raises(ActorDiedError, match="Counter.*ember.kill"):
+        ember.get(use.remote(counter))
+
+
+def test_local_mode_runs_actors_in_process():
+    ember.shutdown()
+    ember.init(local_mode=True)
+    try:
+        counter = Counter.remote(1)
+        assert ember.get(counter.incr.remote()) == 2
+        assert ember.get(counter.pid.remote()) == os.getpid()
+        refs = list(_local_stream.remote(3))
+        assert ember.get(refs) == [0, 1, 2]
+        ember.kill(counter)
+        with pytest.raises(ActorDiedError):
+            ember.get(counter.incr.remote())
+    finally:
+        ember.shutdown()
+        ember.init(num_cpus=2)
+
+
+@ember.remote(num_returns="streaming")
+def _local_stream(n):
+    yield from range(n)

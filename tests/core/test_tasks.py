@@ -286,6 +286,7 @@ def test_worker_death_without_retries_names_the_cause(cause, how, tmp_path):
     message = str(info.value)
     assert cause in message and "die_once" in message and "max_retries" in message
     assert ember.get(add.remote(3)) == 3, "the engine keeps running"
+    assert ember.available_resources()["CPU"] == 2, "the dead worker's CPU came back"
 
 
 def test_retry_exceptions_reruns_failing_task(tmp_path):

@@ -21,6 +21,8 @@ def test_quickstart_runs_and_prints_each_step() -> None:
         "column sums: [1000.0, 1000.0, 1000.0]",
         "min and max: [1, 9]",
         "sum of squares below 10: 285",
+        "actor total: 35",
+        "streamed: [3, 2, 1]",
         "done",
     ]:
         assert expected in lines, f"missing {expected!r} in:\n{completed.stdout}"
