@@ -72,16 +72,20 @@ class ActorRunner:
         values = None
         try:
             bound, args, kwargs = self._prepare(message)
-            value = bound(*args, **kwargs)
-            if stream:
-                results = self.loop.stream(task_id, iter(value), stream)
-            else:
-                values = _split(value, len(return_ids), name)
-                results = [self.loop.store(v) for v in values]
+            results, values = self._results(task_id, bound(*args, **kwargs), return_ids,
+                                            name, stream)
         except BaseException as error:  # every user failure goes back to the caller
             results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
         del values
+
+    def _results(self, task_id: int, value: Any, return_ids: list, name: str,
+                 stream: int) -> tuple[Any, Any]:
+        """(DONE results, values to keep alive until sent) for a method's return value."""
+        if stream:
+            return self.loop.stream(task_id, iter(value), stream), None
+        values = _split(value, len(return_ids), name)
+        return [self.loop.store(v) for v in values], values
 
     async def _run_async(self, message: tuple) -> None:
         task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
@@ -96,11 +100,7 @@ class ActorRunner:
                 else:
                     if inspect.isawaitable(value):
                         value = await value
-                    if stream:
-                        results = self.loop.stream(task_id, iter(value), stream)
-                    else:
-                        values = _split(value, len(return_ids), name)
-                        results = [self.loop.store(v) for v in values]
+                    results, values = self._results(task_id, value, return_ids, name, stream)
             except BaseException as error:  # every user failure goes back to the caller
                 results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))

@@ -110,12 +110,17 @@ class NodeIO:
                     if target is not None:
                         self._on_readable(target)
                 self._fire_timers()
-                node.drain_ref_events()
-                self.dispatch()
-                self.flush()
-                callbacks = node.take_after_lock()
+                callbacks = self._settle()
             for callback in callbacks:
                 callback()
+
+    def _settle(self) -> list[Any]:
+        """After handling messages (lock held): apply ref events, run what became ready,
+        send deferred messages; returns the wake-ups to run once the lock is released."""
+        self.node.drain_ref_events()
+        self.dispatch()
+        self.flush()
+        return self.node.take_after_lock()
 
     def _on_readable(self, target: Any) -> None:
         if target == "wake":
@@ -200,10 +205,7 @@ class NodeIO:
                             return
                         for message in messages:
                             self.handlers.handle(worker, message)
-                        node.drain_ref_events()
-                        self.dispatch()
-                        self.flush()
-                    callbacks = node.take_after_lock()
+                    callbacks = self._settle()
                 for callback in callbacks:
                     callback()
                 if not ready and deadline is not None and time.monotonic() >= deadline:
