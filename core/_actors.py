@@ -58,6 +58,7 @@ class ActorRecord:
         self.no_restart = False
         self.death: str | None = None     # why it is dead
         self.pending_creation: Task | None = None
+        self.call_names: dict[str, str] = {}   # method -> "Class.method", made once
         self.last_pid: int | None = None
 
     def move(self, state: ActorState) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import _payload as P
 from . import _serialization
+from ._serialization import is_plain
 from ._arena import Arena
 from ._backend import LocalRefCounts
 from ._env import spill_parent_dir
@@ -396,6 +397,8 @@ class Node(LocalRefCounts):
             from ._context import stale_ref_error
 
             raise stale_ref_error(handle)
+        if num_returns == 1 and not kwargs and is_plain(args):
+            return self._call_actor_plain(handle._actor_id, method, args)
         serialized, ref_slots = split_args(args, kwargs)
         streaming = num_returns == "streaming"
         with self.lock:
@@ -408,6 +411,17 @@ class Node(LocalRefCounts):
         if streaming:
             return ObjectRefGenerator._make(call.task_id, refs[0], self)
         return refs[:num_returns]
+
+    def _call_actor_plain(self, actor_id: int, method: str, args: tuple) -> list[ObjectRef]:
+        """The common call — builtin-typed positional arguments, one result — without
+        the general path's argument scanning (plain values hold no refs)."""
+        args_payload = (None, (P.INLINE, _serialization.plain_dumps((list(args), {})), []))
+        with self.lock:
+            self.drain_ref_events()
+            return_id = self.new_id()
+            self.extras.call(actor_id, method, args_payload, [], [], [return_id], 1,
+                             self.new_id(), holder=None)
+        return [ObjectRef._make(return_id, self, counted=True)]
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:
         with self.lock:

@@ -160,8 +160,11 @@ class NodeActors:
                 f"actor {actor_id:x} is unknown to this session (it was created in a session "
                 "that has been shut down); create a new actor")
         streaming = num_returns == "streaming"
+        name = record.call_names.get(method)
+        if name is None:
+            name = record.call_names[method] = f"{record.class_name}.{method}"
         call = Task(
-            task_id=task_id, function_id=0, name=f"{record.class_name}.{method}",
+            task_id=task_id, function_id=0, name=name,
             args_payload=args_payload, ref_args=ref_slots, held_ids=[], return_ids=return_ids,
             demand={}, max_retries=0, retry_exceptions=False, depth=0, submitter=0,
             actor=record, streaming=streaming, backpressure=64)

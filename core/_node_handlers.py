@@ -26,7 +26,7 @@ class MessageHandlers:
         self.node = node
         self.io = io
         self._table = {
-            Msg.DONE: self._on_done, Msg.REFS: self._on_refs, Msg.SUBMIT: self._on_submit,
+            Msg.DONE: self._on_done, Msg.DONE_MANY: self._on_done_many, Msg.REFS: self._on_refs, Msg.SUBMIT: self._on_submit,
             Msg.PUT: self._on_put, Msg.GET: self._on_get, Msg.WAIT: self._on_wait,
             Msg.ALLOC: self._on_alloc, Msg.INFO: self._on_info, Msg.RETURN: self._take_back,
             Msg.CANCEL_REF: lambda worker, object_id, force: self.cancel(object_id, force),
@@ -45,6 +45,10 @@ class MessageHandlers:
     def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
         if worker.alive:
             self.io.send(worker, [(Msg.REPLY, request_id, value)])
+
+    def _on_done_many(self, worker: WorkerSlot, batch: list[tuple]) -> None:
+        for done in batch:
+            self._on_done(worker, *done)
 
     def _on_done(self, worker: WorkerSlot, task_id: int, results: Any,
                  start: float, end: float) -> None:

@@ -43,6 +43,7 @@ class Msg(IntEnum):
     CANCEL_REF = 17  # (CANCEL_REF, object_id, force)
     INFO = 18       # (INFO, request_id, what)
     RETURN = 19     # (RETURN, task_ids)  tasks that reached a worker blocked in get
+    DONE_MANY = 29  # (DONE_MANY, [(task_id, results, start, end), ...])  one pickle for a batch
     ITEM = 20       # (ITEM, task_id, object_id, payload, contained_ids)  one streamed item
     ACTOR_CREATE = 21   # (ACTOR_CREATE, request_id, class_id, blob, args_payload, ref_args, nested, options_blob, class_name, methods)
     ACTOR_SUBMIT = 22   # (ACTOR_SUBMIT, task_id, actor_id, method, args_payload, ref_args, nested, return_ids, num_returns)

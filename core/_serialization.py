@@ -110,6 +110,16 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is builtin scalars in small lists/tuples/dicts (no refs inside)."""
+    return _is_plain(value)
+
+
+def plain_dumps(value: Any) -> bytes:
+    """Pickle a value for which ``is_plain`` holds."""
+    return pickle.dumps(value, protocol=5)
+
+
 def dumps(value: Any) -> Serialized:
     """Serialize ``value``; raise ``TypeError`` naming what could not be pickled."""
     if _is_plain(value):

@@ -85,7 +85,10 @@ class TaskLoop:
     def _send_results(self) -> None:
         if self.unsent:
             batch, self.unsent = self.unsent, []
-            self.runtime.send_many([message for message, _ in batch])
+            if len(batch) == 1:
+                self.runtime.send(batch[0][0])
+            else:
+                self.runtime.send((Msg.DONE_MANY, [message[1:] for message, _ in batch]))
             # Only now may the result values (and refs inside them) be released: the
             # driver has learned which refs the results contain.
             del batch
