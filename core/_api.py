@@ -65,9 +65,12 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
 
 def _start_backend(options: InitOptions) -> Any:
     if options.backend == "dask" or options.address is not None:
-        raise NotSupportedOnBackend(
-            "the dask cluster backend is not part of this build yet; use the embedded "
-            "engine: ember.init() without address= or backend=")
+        if options.local_mode:
+            raise ValueError("local_mode=True runs in this process; it cannot use address= "
+                             "or backend='dask'")
+        from ._dask_backend import DaskBackend
+
+        return DaskBackend.start(options)
     if options.local_mode:
         from ._local_mode import LocalModeBackend
 

@@ -64,6 +64,10 @@ class LocalRefCounts(abc.ABC):
         if remaining == 0:
             self._last_local_ref(object_id)
 
+    def note_pickled(self, object_id: Any) -> None:
+        """A ref to ``object_id`` is being pickled into a message; a backend whose
+        receivers attach asynchronously keeps the object alive meanwhile."""
+
     @abc.abstractmethod
     def _first_local_ref(self, object_id: int) -> None:
         """This process now holds ``object_id``: tell the owner."""

@@ -57,6 +57,9 @@ class ObjectRef(Generic[T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         note_contained_ref(self._id)
+        runtime = self._runtime
+        if runtime is not None:
+            runtime.note_pickled(self._id)
         return (_rebuild_ref, (self._id,))
 
     def __await__(self) -> Generator[Any, None, T]:
@@ -69,7 +72,8 @@ class ObjectRef(Generic[T]):
         return self._checked_runtime().as_concurrent_future(self)
 
     def hex(self) -> str:
-        return f"{self._id:016x}"
+        object_id = self._id
+        return object_id if isinstance(object_id, str) else f"{object_id:016x}"
 
     def __repr__(self) -> str:
         return f"ObjectRef({self.hex()})"

@@ -1,0 +1,361 @@
+"""The cluster backend: Ember's API on a running Dask distributed cluster.
+
+    ember.init(address="tcp://host:8786")      connect to a scheduler
+    ember.init(backend="dask", num_cpus=N)     start a LocalCluster of N worker processes
+
+    f.remote()  -> client.submit(run_task, ..., pure=False)   (ObjectRef id = Dask key)
+    put         -> client.scatter([value])
+    get / wait  -> distributed.wait + gather, errors mapped to Ember's types
+
+Gaps bridged here: identical calls are never deduplicated (pure=False); only top-level
+refs are resolved (everything else travels in a blob Dask does not traverse); a
+request no worker can ever satisfy raises at once instead of waiting forever; a ref
+pickled into a message is kept alive for a grace period so the receiver can attach.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import cloudpickle
+
+from ._backend import LocalRefCounts
+from ._dask_resources import ClusterResources
+from ._dask_tasks import RemoteFailure, pick, run_task
+from ._object_ref import ObjectRef
+from ._options import InitOptions, TaskOptions
+from ._task_args import split_args
+from .exceptions import (EmberError, GetTimeoutError, NotSupportedOnBackend,
+                         TaskCancelledError, WorkerCrashedError)
+
+_TRANSFER_GRACE_S = 60.0
+"""How long a ref pickled into a message keeps its object alive for the receiver."""
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError(
+            "the dask backend needs dask.distributed: pip install 'ember[dask]'") from error
+    return distributed
+
+
+class DaskBackend(LocalRefCounts):
+    """Implements the Backend protocol with a ``distributed.Client``."""
+
+    def __init__(self, client: Any, cluster: Any = None, owns_client: bool = True):
+        super().__init__()
+        self.distributed = _import_distributed()
+        self.client = client
+        self.cluster = cluster
+        self.owns_client = owns_client
+        self.futures: dict[str, Any] = {}           # key -> Future this process holds
+        self.resources = ClusterResources(client)
+        self._in_transit: collections.deque[tuple[float, Any]] = collections.deque()
+        self._held_args: dict[str, list[Any]] = {}  # task key -> nested-ref futures
+        self._lock = threading.RLock()
+        self.started = time.time()
+        self.alive = True
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def start(cls, options: InitOptions) -> DaskBackend:
+        distributed = _import_distributed()
+        if options.address is not None:
+            address = options.address.removeprefix("dask://")
+            if "://" not in address:
+                address = f"tcp://{address}"
+            try:
+                client = distributed.Client(address, set_as_default=False, timeout=10)
+            except OSError as error:
+                raise EmberError(
+                    f"could not reach a Dask scheduler at {address}: {error}. Start one with "
+                    "`dask scheduler` (and `dask worker <address>`), or check the address "
+                    "and port") from error
+            return cls(client)
+        workers = int(options.num_cpus or os.cpu_count() or 1)
+        resources = {"CPU": 1.0}
+        if options.num_gpus:
+            resources["GPU"] = float(options.num_gpus) / workers
+        resources.update({k: float(v) / workers for k, v in options.resources.items()})
+        cluster = distributed.LocalCluster(
+            n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+            resources=resources, dashboard_address=None)
+        return cls(distributed.Client(cluster, set_as_default=False), cluster)
+
+    @classmethod
+    def attach(cls, client: Any) -> DaskBackend:
+        """The backend of a process that already has a client (a Dask worker)."""
+        return cls(client, owns_client=False)
+
+    # -- references -----------------------------------------------------------------------
+    def _first_local_ref(self, key: str) -> None:
+        if key not in self.futures:
+            self.futures[key] = self._attach(key)
+
+    def _attach(self, key: str) -> Any:
+        """A Future for a key made elsewhere. A bare ``Future(key)`` never learns its
+        state: the scheduler only reports keys a client says it wants (the message
+        ``fire_and_forget`` also sends), so say so."""
+        future = self.distributed.Future(key, self.client)
+        self.client._send_to_scheduler({"op": "client-desires-keys", "keys": [key]})
+        return future
+
+    def _last_local_ref(self, key: str) -> None:
+        self.futures.pop(key, None)
+
+    def note_pickled(self, key: str) -> None:
+        """A ref is on its way to another process: keep its object for a while."""
+        future = self.futures.get(key)
+        if future is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._in_transit.append((now + _TRANSFER_GRACE_S, future))
+            while self._in_transit and self._in_transit[0][0] < now:
+                self._in_transit.popleft()
+
+    def _ref(self, future: Any) -> ObjectRef:
+        self.futures[future.key] = future
+        return ObjectRef._make(future.key, self, counted=True)
+
+    def _future(self, ref: ObjectRef) -> Any:
+        if ref._runtime is not self or not self.alive:
+            from ._context import stale_ref_error
+
+            raise stale_ref_error(ref)
+        future = self.futures.get(ref._id)
+        if future is None:
+            future = self.futures[ref._id] = self._attach(ref._id)
+        return future
+
+    # -- tasks ------------------------------------------------------------------------------
+    def submit(self, function: Any, args: tuple, kwargs: dict,
+               options: TaskOptions) -> list[ObjectRef]:
+        self._check_supported(options, f"task {function.name!r}")
+        resources = self.resources.placement(options.resource_demand(), f"task {function.name!r}")
+        serialized, ref_slots = split_args(args, kwargs)
+        inputs = [self._future(arg) for arg in (*args, *kwargs.values())
+                  if type(arg) is ObjectRef]
+        slots = [slot for slot, _ in ref_slots]
+        args_blob = _blob(args, kwargs, slots)
+        name = function.name
+        key = f"{name.rsplit('.', 1)[-1]}-{uuid.uuid4().hex}"
+        retries = self._retries(options, name)
+        future = self.client.submit(
+            run_task, function._shipped.blob(), name, args_blob, slots, *inputs, key=key,
+            pure=False, resources=resources, retries=retries)
+        self._hold_nested(future, serialized.contained_refs)
+        count = int(options.num_returns)
+        if count <= 1:
+            return [self._ref(future)][:count]
+        return [self._ref(self.client.submit(pick, future, index, count, name,
+                                             key=f"{key}-{index}", pure=False))
+                for index in range(count)]
+
+    def _check_supported(self, options: TaskOptions, what: str) -> None:
+        if options.streaming:
+            raise NotSupportedOnBackend(
+                f"{what}: num_returns='streaming' is not available on the dask backend yet; "
+                "return a list, or use the embedded engine")
+        if options.placement_group is not None:
+            raise NotSupportedOnBackend(
+                f"{what}: placement groups are not available on the dask backend yet; "
+                "request resources per task (num_cpus=, resources=) instead")
+
+    def _retries(self, options: TaskOptions, name: str) -> int:
+        # A dead worker's tasks are re-run by Dask itself (distributed.scheduler.allowed-
+        # failures); Dask's own `retries` re-runs on exceptions, which is
+        # retry_exceptions=True.
+        if options.retry_exceptions is True:
+            return max(options.max_retries, 0)
+        if options.retry_exceptions:
+            raise NotSupportedOnBackend(
+                f"task {name!r}: retry_exceptions=[types] is not available on the dask "
+                "backend (Dask retries on any exception); use retry_exceptions=True")
+        return 0
+
+    def _hold_nested(self, future: Any, keys: list[str]) -> None:
+        """Keep refs nested in the arguments alive until the task is over."""
+        if not keys:
+            return
+        held = [self.futures[key] for key in keys if key in self.futures]
+        self._held_args[future.key] = held
+        future.add_done_callback(lambda done: self._held_args.pop(done.key, None))
+
+    # -- objects ----------------------------------------------------------------------------
+    def put(self, value: Any) -> ObjectRef:
+        [future] = self.client.scatter([value], hash=False)
+        return self._ref(future)
+
+    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+        futures = [self._future(ref) for ref in refs]
+        if not _wait_for(futures, len(futures), timeout):
+            pending = sum(not f.done() for f in futures)
+            raise GetTimeoutError(
+                f"ember.get timed out after {timeout}s; {pending} of {len(futures)} object(s) "
+                "were not ready. Raise timeout=, or use ember.wait to poll") from None
+        for future in futures:  # the first failure in list order, as on the local engine
+            if future.status in ("error", "cancelled"):
+                raise self._error(future)
+        try:
+            return self.client.gather(futures)
+        except Exception as error:  # raced with a cancel or a worker loss
+            raise self._translate(error) from error
+
+    def _error(self, future: Any) -> BaseException:
+        if future.status == "cancelled":
+            return TaskCancelledError(f"the task {future.key} was cancelled with ember.cancel()")
+        return self._translate(future.exception())
+
+    def _translate(self, error: BaseException) -> BaseException:
+        if isinstance(error, RemoteFailure):
+            return error.record.to_exception()
+        name = type(error).__name__
+        if name == "KilledWorker":
+            return WorkerCrashedError(
+                f"{error}. The workers running this task died repeatedly; Dask gave up "
+                "after distributed.scheduler.allowed-failures attempts. If they run out of "
+                "memory, give them more or run fewer tasks at once")
+        if name == "CancelledError" or isinstance(error, concurrent.futures.CancelledError):
+            return TaskCancelledError(f"the task was cancelled: {error}")
+        return error
+
+    def wait(self, refs: list[ObjectRef], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+        futures = {ref._id: self._future(ref) for ref in refs}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done = [ref for ref in refs if futures[ref._id].done()]
+            if len(done) >= num_returns:
+                break
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            pending = [f for f in futures.values() if not f.done()]
+            _wait_for(pending, 1, remaining)
+        chosen = {ref._id for ref in done[:num_returns]}
+        return ([r for r in refs if r._id in chosen],
+                [r for r in refs if r._id not in chosen])
+
+    def cancel(self, ref: ObjectRef, force: bool) -> None:
+        # Dask does not interrupt a running task: the caller's get raises at once, the
+        # worker finishes the function in the background (documented in the README).
+        self.client.cancel([self._future(ref)], force=force)
+
+    def as_concurrent_future(self, ref: ObjectRef) -> Any:
+        result: concurrent.futures.Future = concurrent.futures.Future()
+
+        def fetch() -> None:
+            try:
+                result.set_result(self.get([ref], None)[0])
+            except BaseException as error:  # handed to the awaiting caller
+                result.set_exception(error)
+
+        threading.Thread(target=fetch, daemon=True).start()
+        return result
+
+    # -- not (yet) on Dask ----------------------------------------------------------------------
+    def _unsupported(self, what: str) -> NotSupportedOnBackend:
+        return NotSupportedOnBackend(
+            f"{what} is not available on the dask backend yet; use the embedded engine "
+            "(ember.init() without address=) for it")
+
+    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+        raise self._unsupported("actors")
+
+    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
+                   num_returns: Any) -> Any:
+        raise self._unsupported("actors")
+
+    def kill_actor(self, handle: Any, no_restart: bool) -> None:
+        raise self._unsupported("actors")
+
+    def get_actor(self, name: str, namespace: str | None) -> Any:
+        raise self._unsupported("named actors")
+
+    def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
+        raise self._unsupported("placement groups")
+
+    def remove_placement_group(self, group: Any) -> None:
+        raise self._unsupported("placement groups")
+
+    def stream_next(self, task_id: Any, index: int, timeout: float | None) -> Any:
+        raise self._unsupported("streaming returns")
+
+    def stream_release(self, task_id: Any) -> None:
+        """Nothing streams on this backend."""
+
+    # -- information and lifecycle ------------------------------------------------------------
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources.total()
+
+    def available_resources(self) -> dict[str, float]:
+        return self.resources.available()
+
+    def timeline_events(self) -> list[dict[str, Any]]:
+        """Dask's task stream since the session started, as Chrome trace events."""
+        events = []
+        for record in self.client.get_task_stream(start=self.started):
+            for part in record.get("startstops", ()):
+                if part.get("action") != "compute":
+                    continue
+                events.append({
+                    "name": record["key"] if isinstance(record["key"], str) else str(record["key"]),
+                    "cat": "task", "ph": "X", "ts": part["start"] * 1e6,
+                    "dur": (part["stop"] - part["start"]) * 1e6, "pid": "ember",
+                    "tid": record.get("worker", "worker")})
+        return events
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def shutdown(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        self.futures.clear()
+        self._held_args.clear()
+        self._in_transit.clear()
+        if self.owns_client:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _wait_for(futures: list[Any], count: int, timeout: float | None) -> bool:
+    """Block until ``count`` of ``futures`` are done (True) or ``timeout`` passes (False).
+
+    Uses the futures' own callbacks, so it needs no default Dask client.
+    """
+    pending = [f for f in futures if not f.done()]
+    needed = count - (len(futures) - len(pending))
+    if needed <= 0:
+        return True
+    done = threading.Event()
+    lock = threading.Lock()
+    state = {"needed": needed}
+
+    def one_done(_: Any) -> None:
+        with lock:
+            state["needed"] -= 1
+            if state["needed"] <= 0:
+                done.set()
+
+    for future in pending:
+        future.add_done_callback(one_done)
+    return done.wait(timeout)
+
+
+def _blob(args: tuple, kwargs: dict, slots: list) -> bytes:
+    """The arguments with top-level refs taken out (Dask passes those resolved)."""
+    plain_args = [None if type(a) is ObjectRef else a for a in args]
+    plain_kwargs = {k: (None if type(v) is ObjectRef else v) for k, v in kwargs.items()}
+    return cloudpickle.dumps((plain_args, plain_kwargs), protocol=5)

@@ -1,0 +1,80 @@
+"""What runs inside Dask workers on Ember's behalf (importable by module name there).
+
+    client.submit(run_task, function_blob, name, args_blob, slots, *ref_futures)
+        -> on a worker: attach the worker's Ember runtime, rebuild the arguments (nested
+           refs stay refs), call the function, raise RemoteFailure on error
+
+Top-level ref arguments are passed to Dask as futures, so Dask resolves them (and fails
+this task with the upstream error if one of them failed); everything else travels in a
+blob Dask never looks inside, so refs nested in containers are not resolved.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any
+
+from . import _context
+from ._remote_error import RemoteError, capture
+from ._task_args import fill_slots
+
+_functions: dict[bytes, Any] = {}
+_functions_lock = threading.Lock()
+
+
+class RemoteFailure(Exception):
+    """Carries a task's RemoteError through Dask back to the caller."""
+
+    def __init__(self, record: RemoteError):
+        super().__init__(record)
+        self.record = record
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemoteFailure, (self.record,))
+
+
+def attach_worker_runtime() -> Any:
+    """The Ember backend of this Dask worker process (created on first use)."""
+    from ._dask_backend import DaskBackend
+
+    backend = _context.current_or_none()
+    if not isinstance(backend, DaskBackend):
+        from distributed import get_client
+
+        backend = DaskBackend.attach(get_client())
+        _context.set_current(backend)
+    return backend
+
+
+def _function(blob: bytes) -> Any:
+    function = _functions.get(blob)
+    if function is None:
+        with _functions_lock:
+            function = _functions[blob] = pickle.loads(blob)
+    return function
+
+
+def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: Any) -> Any:
+    """Run one Ember task inside a Dask worker."""
+    attach_worker_runtime()
+    try:
+        function = _function(blob)
+        args, kwargs = pickle.loads(args_blob)
+        fill_slots(args, kwargs, list(zip(slots, resolved)))
+        return function(*args, **kwargs)
+    except Exception as error:
+        raise RemoteFailure(capture(error, name)) from None
+
+
+def pick(values: Any, index: int, count: int, name: str) -> Any:
+    """Item ``index`` of a ``num_returns=count`` task's result."""
+    try:
+        items = list(values)
+    except TypeError:
+        items = [values]
+    if len(items) != count:
+        error = ValueError(f"task {name} has num_returns={count} but returned "
+                           f"{len(items)} value(s)")
+        raise RemoteFailure(capture(error, name)) from None
+    return items[index]

@@ -1,0 +1,190 @@
+"""One core suite, two backends: the embedded engine and real Dask processes.
+
+The dask leg starts a ``dask scheduler`` and two ``dask worker`` processes
+(``--nworkers 1 --nthreads 1``) on 127.0.0.1 and tears them down after the module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import ember
+from ember import (GetTimeoutError, InfeasibleResourcesError, NotSupportedOnBackend,
+                   TaskCancelledError, TaskError, WorkerCrashedError)
+from tests_support import wait_for
+from tests_support.dask_cluster import dask_cluster
+
+
+@pytest.fixture(scope="module", params=["local", pytest.param("dask", marks=pytest.mark.cluster)])
+def backend(request):  # type: ignore[no-untyped-def]
+    ember.shutdown()
+    if request.param == "local":
+        ember.init(num_cpus=2)
+        yield "local", []
+        ember.shutdown()
+        return
+    with dask_cluster(workers=2) as (address, workers):
+        ember.init(address=address)
+        yield "dask", workers
+        ember.shutdown()
+
+
+@ember.remote
+def add(a, b=0):
+    return a + b
+
+
+@ember.remote
+def fail(message):
+    raise ValueError(message)
+
+
+def test_tasks_return_results(backend):
+    assert ember.get(add.remote(1, 2)) == 3
+    assert ember.get([add.remote(i) for i in range(10)]) == list(range(10))
+
+
+def test_identical_calls_are_not_deduplicated(backend, tmp_path):
+    @ember.remote
+    def append(path):
+        with open(path, "a") as handle:
+            handle.write("x")
+        return 0
+
+    ember.get([append.remote(str(tmp_path / "log")) for _ in range(3)])
+    assert (tmp_path / "log").read_text() == "xxx"
+
+
+def test_only_top_level_refs_are_resolved(backend):
+    @ember.remote
+    def inspect(value, items, named=None):
+        return value, type(items[0]).__name__, ember.get(items[0]), named
+
+    one = ember.put(1)
+    assert ember.get(inspect.remote(one, [ember.put("x")], named=one)) == (1, "ObjectRef", "x", 1)
+
+
+def test_chained_and_nested_tasks(backend):
+    ref = ember.put(0)
+    for _ in range(5):
+        ref = add.remote(ref, 1)
+    assert ember.get(ref) == 5
+
+    @ember.remote
+    def parent(n):
+        return sum(ember.get([add.remote(i) for i in range(n)]))
+
+    assert ember.get(parent.remote(4)) == 6
+
+
+def test_num_returns(backend):
+    @ember.remote(num_returns=2)
+    def pair():
+        return "a", "b"
+
+    first, second = pair.remote()
+    assert ember.get([first, second]) == ["a", "b"]
+
+
+def test_put_and_get_arrays(backend):
+    array = np.arange(1 << 20, dtype=np.int64)
+    ref = ember.put(array)
+    np.testing.assert_array_equal(ember.get(ref), array)
+
+    @ember.remote
+    def total(values):
+        return int(values.sum())
+
+    assert ember.get(total.remote(ref)) == int(array.sum())
+
+
+def test_wait_splits_ready_from_pending(backend):
+    @ember.remote
+    def slow():
+        time.sleep(2)  # Dask cannot interrupt it: keep it short
+
+    pending, done = slow.remote(), ember.put(1)
+    ready, rest = ember.wait([pending, done], num_returns=1, timeout=10)
+    assert ready == [done] and rest == [pending]
+    ready, rest = ember.wait([pending, done], num_returns=2, timeout=0.2)
+    assert ready == [done]
+    ember.cancel(pending, force=True)
+
+
+def test_user_errors_keep_their_type_and_traceback(backend):
+    with pytest.raises(ValueError, match="broken") as info:
+        ember.get(fail.remote("broken"))
+    assert isinstance(info.value, TaskError)
+    assert "fail" in str(info.value)
+    with pytest.raises(ValueError, match="upstream"):
+        ember.get(add.remote(fail.remote("upstream"), 1))
+
+
+def test_get_timeout(backend):
+    @ember.remote
+    def slow():
+        time.sleep(2)
+
+    ref = slow.remote()
+    with pytest.raises(GetTimeoutError):
+        ember.get(ref, timeout=0.2)
+    ember.cancel(ref, force=True)
+
+
+def test_cancelled_task_raises_on_get(backend):
+    @ember.remote
+    def slow():
+        time.sleep(2)
+
+    ref = slow.remote()
+    ember.cancel(ref, force=True)
+    with pytest.raises(TaskCancelledError):
+        ember.get(ref, timeout=30)
+
+
+def test_infeasible_requests_raise_at_once(backend):
+    with pytest.raises(InfeasibleResourcesError):
+        add.options(num_cpus=16).remote(1)
+    with pytest.raises(InfeasibleResourcesError):
+        add.options(resources={"tpu": 1}).remote(1)
+
+
+def test_cluster_resources_sum_the_workers(backend):
+    assert ember.cluster_resources()["CPU"] == 2
+
+
+def test_what_dask_cannot_do_says_so(backend):
+    name, _ = backend
+    if name != "dask":
+        pytest.skip("the embedded engine supports these")
+    with pytest.raises(NotSupportedOnBackend, match="streaming"):
+        add.options(num_returns="streaming").remote(1)
+
+
+@pytest.mark.cluster
+def test_a_task_on_a_killed_worker_is_retried_on_the_other(backend, tmp_path):
+    name, workers = backend
+    if name != "dask":
+        pytest.skip("kills a dask worker process")
+    started = tmp_path / "started"
+
+    @ember.remote
+    def long_task(marker):
+        if not os.path.exists(marker):
+            with open(marker, "w") as handle:
+                handle.write(str(os.getpid()))
+            time.sleep(60)
+        return os.getpid()
+
+    ref = long_task.remote(str(started))
+    assert wait_for(lambda: started.exists() and started.read_text(), timeout=30)
+    victim = int(started.read_text())
+    os.kill(victim, signal.SIGKILL)
+    survivor = ember.get(ref, timeout=60)
+    assert survivor != victim and survivor in {w.pid for w in workers}
+    assert not isinstance(survivor, WorkerCrashedError)
