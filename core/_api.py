@@ -15,7 +15,6 @@ from ._actor import ActorClass, ActorHandle
 from ._options import ActorOptions, InitOptions, TaskOptions, replace_checked
 from ._placement_group import PlacementGroup, check_bundles
 from ._remote_function import RemoteFunction
-from .exceptions import NotSupportedOnBackend
 
 T = TypeVar("T")
 

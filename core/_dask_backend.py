@@ -31,7 +31,7 @@ from ._dask_tasks import RemoteFailure, pick, run_task
 from ._object_ref import ObjectRef
 from ._options import InitOptions, TaskOptions
 from ._task_args import split_args
-from .exceptions import (EmberError, GetTimeoutError, NotSupportedOnBackend,
+from .exceptions import (ActorDiedError, EmberError, GetTimeoutError, NotSupportedOnBackend,
                          TaskCancelledError, WorkerCrashedError)
 
 _TRANSFER_GRACE_S = 60.0
@@ -63,6 +63,9 @@ class DaskBackend(LocalRefCounts):
         self._lock = threading.RLock()
         self.started = time.time()
         self.alive = True
+        from ._dask_actor_directory import DaskActorDirectory
+
+        self.actors = DaskActorDirectory(self)
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -126,6 +129,15 @@ class DaskBackend(LocalRefCounts):
         self.futures[future.key] = future
         return ObjectRef._make(future.key, self, counted=True)
 
+    ref_for = _ref
+
+    def future_of(self, ref: ObjectRef) -> Any:
+        return self._future(ref)
+
+    def future_by_key(self, key: str) -> Any:
+        future = self.futures.get(key)
+        return future if future is not None else self._attach(key)
+
     def _future(self, ref: ObjectRef) -> Any:
         if ref._runtime is not self or not self.alive:
             from ._context import stale_ref_error
@@ -141,23 +153,42 @@ class DaskBackend(LocalRefCounts):
                options: TaskOptions) -> list[ObjectRef]:
         self._check_supported(options, f"task {function.name!r}")
         resources = self.resources.placement(options.resource_demand(), f"task {function.name!r}")
+        args_blob, slots, inputs = self.task_inputs(args, kwargs)
+        name = function.name
+        key = f"{name.rsplit('.', 1)[-1]}-{uuid.uuid4().hex}"
+        future = self.client.submit(
+            run_task, function._shipped.blob(), name, args_blob, slots, *inputs, key=key,
+            pure=False, resources=resources, retries=self._retries(options, name))
+        self._hold_nested(future, self._nested)
+        return self.split_returns(future, options.num_returns, name)
+
+    def task_inputs(self, args: tuple, kwargs: dict) -> tuple[bytes, list, list]:
+        """(arguments blob without top-level refs, their slots, their futures)."""
         serialized, ref_slots = split_args(args, kwargs)
+        self._nested = serialized.contained_refs
         inputs = [self._future(arg) for arg in (*args, *kwargs.values())
                   if type(arg) is ObjectRef]
         slots = [slot for slot, _ in ref_slots]
-        args_blob = _blob(args, kwargs, slots)
-        name = function.name
-        key = f"{name.rsplit('.', 1)[-1]}-{uuid.uuid4().hex}"
-        retries = self._retries(options, name)
-        future = self.client.submit(
-            run_task, function._shipped.blob(), name, args_blob, slots, *inputs, key=key,
-            pure=False, resources=resources, retries=retries)
-        self._hold_nested(future, serialized.contained_refs)
-        count = int(options.num_returns)
+        return _blob(args, kwargs, slots), slots, inputs
+
+    def split_local(self, future: Any, value: Any, num_returns: Any,
+                    name: str) -> list[ObjectRef]:
+        """Refs for a result computed here (``future`` holds the whole ``value``)."""
+        count = int(num_returns)
+        if count <= 1:
+            return [self._ref(future)][:count]
+        items = list(value)
+        if len(items) != count:
+            raise ValueError(f"{name} has num_returns={count} but returned {len(items)} values")
+        return [self._ref(f) for f in self.client.scatter(items, hash=False)]
+
+    def split_returns(self, future: Any, num_returns: Any, name: str) -> list[ObjectRef]:
+        """Refs for a call's results: the future itself, or one getitem task per value."""
+        count = int(num_returns)
         if count <= 1:
             return [self._ref(future)][:count]
         return [self._ref(self.client.submit(pick, future, index, count, name,
-                                             key=f"{key}-{index}", pure=False))
+                                             key=f"{future.key}-{index}", pure=False))
                 for index in range(count)]
 
     def _check_supported(self, options: TaskOptions, what: str) -> None:
@@ -197,7 +228,8 @@ class DaskBackend(LocalRefCounts):
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         futures = [self._future(ref) for ref in refs]
-        if not _wait_for(futures, len(futures), timeout):
+        finished = _wait_for(futures, len(futures), timeout)
+        if not finished:
             pending = sum(not f.done() for f in futures)
             raise GetTimeoutError(
                 f"ember.get timed out after {timeout}s; {pending} of {len(futures)} object(s) "
@@ -206,18 +238,35 @@ class DaskBackend(LocalRefCounts):
             if future.status in ("error", "cancelled"):
                 raise self._error(future)
         try:
-            return self.client.gather(futures)
+            values = self.client.gather(futures)
         except Exception as error:  # raced with a cancel or a worker loss
             raise self._translate(error) from error
+        from ._dask_actor_directory import _Failed
+
+        for value in values:
+            if type(value) is _Failed:
+                raise value.error
+        return values
 
     def _error(self, future: Any) -> BaseException:
         if future.status == "cancelled":
+            if str(future.key).startswith("actor-call-"):
+                return ActorDiedError(f"the actor of call {future.key} was killed")
             return TaskCancelledError(f"the task {future.key} was cancelled with ember.cancel()")
-        return self._translate(future.exception())
+        return self._translate(future.exception(), str(future.key))
 
-    def _translate(self, error: BaseException) -> BaseException:
+    def _translate(self, error: BaseException, key: str = "") -> BaseException:
         if isinstance(error, RemoteFailure):
+            if error.record.function_name.endswith(".__init__"):
+                return ActorDiedError(
+                    f"actor {error.record.function_name[:-9]} is dead: its constructor "
+                    f"raised:\n{error.record.traceback_text}Fix the error in __init__")
             return error.record.to_exception()
+        if key.startswith("actor-call-"):
+            return ActorDiedError(
+                f"the actor behind call {key} is unavailable: {type(error).__name__}: "
+                f"{error}. Its Dask worker was probably lost; raise max_restarts to let "
+                "Ember re-create it")
         name = type(error).__name__
         if name == "KilledWorker":
             return WorkerCrashedError(
@@ -269,17 +318,21 @@ class DaskBackend(LocalRefCounts):
             "(ember.init() without address=) for it")
 
     def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
-        raise self._unsupported("actors")
+        if options.placement_group is not None:
+            raise self._unsupported("placement groups")
+        return self.actors.create(actor_class, args, kwargs, options)
 
     def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
                    num_returns: Any) -> Any:
-        raise self._unsupported("actors")
+        if num_returns == "streaming":
+            raise self._unsupported("streaming returns")
+        return self.actors.call(handle, method, args, kwargs, num_returns)
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:
-        raise self._unsupported("actors")
+        self.actors.kill(handle, no_restart)
 
     def get_actor(self, name: str, namespace: str | None) -> Any:
-        raise self._unsupported("named actors")
+        return self.actors.get(name, namespace)
 
     def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
         raise self._unsupported("placement groups")

@@ -188,3 +188,75 @@ def test_a_task_on_a_killed_worker_is_retried_on_the_other(backend, tmp_path):
     survivor = ember.get(ref, timeout=60)
     assert survivor != victim and survivor in {w.pid for w in workers}
     assert not isinstance(survivor, WorkerCrashedError)
+
+
+# -- actors ----------------------------------------------------------------------------
+@ember.remote
+class Counter:
+    def __init__(self, start=0):
+        self.value = start
+        self.log = []
+
+    def incr(self, by=1):
+        self.value += by
+        self.log.append(by)
+        return self.value
+
+    def history(self):
+        return self.log
+
+
+def test_actor_calls_run_in_order_with_state(backend):
+    counter = Counter.remote(10)
+    assert ember.get([counter.incr.remote(i) for i in range(1, 6)]) == [11, 13, 16, 20, 25]
+    assert ember.get(counter.history.remote()) == [1, 2, 3, 4, 5]
+
+
+def test_async_actor_interleaves(backend):
+    @ember.remote
+    class Waiter:
+        def __init__(self):
+            self.running = self.peak = 0
+
+        async def work(self):
+            import asyncio
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            await asyncio.sleep(0.05)
+            self.running -= 1
+            return self.peak
+
+    waiter = Waiter.remote()
+    assert max(ember.get([waiter.work.remote() for _ in range(20)])) > 1
+
+
+def test_actor_handles_travel_and_names_resolve(backend):
+    counter = Counter.options(name="conformance-counter").remote()
+
+    @ember.remote
+    def bump(handle):
+        return ember.get(handle.incr.remote(5))
+
+    assert ember.get(bump.remote(counter)) == 5
+    found = ember.get_actor("conformance-counter")
+    assert ember.get(found.incr.remote()) == 6
+    with pytest.raises(ValueError, match="no actor named"):
+        ember.get_actor("nobody-has-this-name")
+
+
+def test_actor_constructor_error_and_kill(backend):
+    @ember.remote
+    class Broken:
+        def __init__(self):
+            raise RuntimeError("bad config")
+
+        def call(self):
+            return 1
+
+    with pytest.raises(ember.ActorDiedError, match="bad config"):
+        ember.get(Broken.remote().call.remote(), timeout=60)
+    counter = Counter.remote()
+    assert ember.get(counter.incr.remote()) == 1
+    ember.kill(counter)
+    with pytest.raises(ember.ActorDiedError):
+        ember.get(counter.incr.remote(), timeout=60)

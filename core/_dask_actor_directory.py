@@ -1,0 +1,170 @@
+"""The dask backend's side of actors: creating them, numbering calls, names, restarts.
+
+Named actors are recorded in the scheduler's metadata, so any process of the cluster
+finds them with ``get_actor``. When an actor's worker is lost, Dask re-runs its creation
+(the original class and arguments) the next time a call needs it; this process counts
+those restarts for the actors it created and ends an actor past ``max_restarts``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._actor import ActorHandle
+from ._dask_actors import ActorHost, relay
+from ._dask_tasks import RemoteFailure
+from ._object_ref import ObjectRef
+from .exceptions import ActorDiedError
+
+_METADATA = "ember-actors"
+
+
+@dataclass
+class DaskActor:
+    actor_id: str
+    class_name: str
+    methods: dict
+    future: Any                 # the creation Future; its value is the Dask actor proxy
+    options: Any
+    restarts: int = 0
+    dead: str | None = None
+    seq: itertools.count = field(default_factory=itertools.count)
+
+
+class DaskActorDirectory:
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.client = backend.client
+        self.caller = uuid.uuid4().hex  # this process, as a caller of actors
+        self.actors: dict[str, DaskActor] = {}
+        self._lock = threading.Lock()
+
+    def create(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> ActorHandle:
+        backend = self.backend
+        if options.name is not None:
+            existing = self._lookup(options.name, options.namespace)
+            if existing is not None:
+                if options.get_if_exists:
+                    return existing
+                raise ValueError(
+                    f"an actor named {options.name!r} already exists in namespace "
+                    f"{options.namespace or 'default'!r}; choose another name, pass "
+                    "get_if_exists=True, or ember.kill() the old one")
+        what = f"actor {actor_class.__name__!r}"
+        resources = backend.resources.placement(options.resource_demand(), what)
+        blob, slots, inputs = backend.task_inputs(args, kwargs)
+        concurrency = options.max_concurrency or (1000 if actor_class.is_async else 1)
+        class_blob = actor_class._shipped.blob()
+        name = actor_class.__name__
+
+        future = self.client.submit(
+            ActorHost, class_blob, name, blob, slots, concurrency, *inputs, actor=True,
+            pure=False, resources=resources, key=f"actor-{name}-{uuid.uuid4().hex}")
+        actor = DaskActor(future.key, name, actor_class._methods, future, options)
+        self.actors[actor.actor_id] = actor
+        handle = ActorHandle._make(actor.actor_id, name, actor.methods, backend.ref_for(future))
+        if options.name is not None:
+            self._publish(options.name, options.namespace, handle)
+        return handle
+
+    def call(self, handle: Any, method: str, args: tuple, kwargs: dict, num_returns: Any) -> Any:
+        backend = self.backend
+        actor = self.actors.get(handle._actor_id)
+        if actor is not None and actor.dead:
+            raise ActorDiedError(actor.dead)
+        target = actor.future if actor is not None else backend.future_of(handle._keepalive)
+        blob, slots, inputs = backend.task_inputs(args, kwargs)
+        with self._lock:
+            counter = actor.seq if actor is not None else self._counter(handle._actor_id)
+            seq = next(counter)
+        if not backend.owns_client:
+            return self._call_from_worker(target, seq, method, blob, slots, inputs, num_returns,
+                                          f"{handle._class_name}.{method}")
+        future = self.client.submit(
+            relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False,
+            key=f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}")
+        if actor is not None:
+            future.add_done_callback(lambda done: self._observe(actor, done))
+        return backend.split_returns(future, num_returns, f"{handle._class_name}.{method}")
+
+    def _call_from_worker(self, target: Any, seq: int, method: str, blob: bytes, slots: list,
+                          inputs: list, num_returns: Any, name: str) -> Any:
+        """Inside a Dask task, call the actor directly and store the result: a relay task
+        could be placed on this very worker, whose thread this task is holding."""
+        backend = self.backend
+        try:
+            proxy = target.result()
+            resolved = [future.result() for future in inputs]
+            value = proxy.invoke(self.caller, seq, method, blob, slots, resolved).result()
+        except Exception as error:  # stored, so get() raises it like any task error
+            [future] = self.client.scatter([_Failed(backend._translate(error))], hash=False)
+            return [backend.ref_for(future)] * max(int(num_returns), 1)
+        [future] = self.client.scatter([value], hash=False)
+        return backend.split_local(future, value, num_returns, name)
+
+    def _counter(self, actor_id: str) -> itertools.count:
+        counters = self.__dict__.setdefault("_foreign", {})
+        return counters.setdefault(actor_id, itertools.count())
+
+    def _observe(self, actor: DaskActor, done: Any) -> None:
+        """A call failed for a reason other than the method raising: the actor's worker
+        was lost. Dask re-creates a lost actor by re-running its creation (``__init__``
+        with the original arguments); count that as a restart, and end the actor once
+        ``max_restarts`` is used up."""
+        if done.status != "error" or actor.dead:
+            return
+        if isinstance(done.exception(), RemoteFailure):
+            return
+        with self._lock:
+            actor.restarts += 1
+            limit = actor.options.max_restarts
+            if limit != -1 and actor.restarts > limit:
+                actor.dead = (
+                    f"actor {actor.class_name} is dead: its Dask worker was lost; restarted "
+                    f"{actor.restarts - 1}/{limit} times; raise max_restarts to survive "
+                    "worker losses")
+                self.client.cancel([actor.future], force=True)
+
+    def kill(self, handle: Any, no_restart: bool) -> None:
+        actor = self.actors.get(handle._actor_id)
+        future = actor.future if actor is not None else self.backend.future_of(handle._keepalive)
+        if actor is not None:
+            actor.dead = (f"actor {actor.class_name} is dead: it was killed with ember.kill; "
+                          "create a new actor")
+        self.client.cancel([future], force=True)
+
+    # -- names --------------------------------------------------------------------------------
+    def _publish(self, name: str, namespace: str | None, handle: ActorHandle) -> None:
+        key = handle._keepalive._id
+        self.client.set_metadata([_METADATA, namespace or "default", name],
+                                 (handle._actor_id, handle._class_name, handle._methods, key))
+
+    def _lookup(self, name: str, namespace: str | None) -> ActorHandle | None:
+        record = self.client.get_metadata([_METADATA, namespace or "default", name],
+                                          default=None)
+        if record is None:
+            return None
+        actor_id, class_name, methods, key = record
+        future = self.backend.future_by_key(key)
+        if future.status in ("cancelled", "error", "lost"):
+            return None
+        return ActorHandle._make(actor_id, class_name, methods, ObjectRef._make(
+            key, self.backend, counted=False))
+
+    def get(self, name: str, namespace: str | None) -> ActorHandle:
+        handle = self._lookup(name, namespace)
+        if handle is None:
+            raise ValueError(
+                f"no actor named {name!r} in namespace {namespace or 'default'!r}")
+        return handle
+
+
+class _Failed:
+    """A stored failure: ``get`` of its ref raises the error (see DaskBackend.get)."""
+
+    def __init__(self, error: BaseException):
+        self.error = error

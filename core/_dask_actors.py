@@ -1,0 +1,105 @@
+"""Actors on Dask: a Dask actor hosts the user's instance; calls are ordinary tasks.
+
+    create: client.submit(ActorHost, ..., actor=True)  -> a Future whose value is the
+            actor proxy; Ember's handle keeps a ref to it, so Dask keeps the actor alive
+            exactly as long as some handle exists (handles travel as refs)
+    call:   client.submit(relay, <that future>, caller, seq, method, ...)  -> an ordinary
+            Future (Dask's ActorFuture cannot be a dependency or be waited on)
+
+``ActorHost.invoke`` runs on the worker's event loop: it starts each caller's calls in
+the order the caller made them (relays may arrive out of order, or twice after a worker
+loss), plain methods on a thread pool of ``max_concurrency`` threads (1: one at a
+time, in order), ``async def`` methods on the loop, at most ``max_concurrency`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import inspect
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ._dask_tasks import RemoteFailure, attach_worker_runtime
+from ._remote_error import capture
+from ._task_args import fill_slots
+
+_REMEMBERED_CALLS = 4096
+"""Results kept per caller so that a relay re-run after a worker loss is not re-executed."""
+
+
+class ActorHost:
+    def __init__(self, class_blob: bytes, name: str, args_blob: bytes, slots: list,
+                 concurrency: int, *resolved: Any):
+        attach_worker_runtime()
+        self.name = name
+        try:
+            cls = pickle.loads(class_blob)
+            args, kwargs = pickle.loads(args_blob)
+            fill_slots(args, kwargs, list(zip(slots, resolved)))
+            self.instance = cls(*args, **kwargs)
+        except Exception as error:
+            raise RemoteFailure(capture(error, f"{name}.__init__")) from None
+        self.concurrency = concurrency
+        self.executor = ThreadPoolExecutor(concurrency, thread_name_prefix="ember-actor")
+        self.next_seq: dict[str, int] = collections.defaultdict(int)
+        self.results: dict[str, collections.OrderedDict[int, asyncio.Future]] = \
+            collections.defaultdict(collections.OrderedDict)
+        self._turn: asyncio.Condition | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    async def invoke(self, caller: str, seq: int, method: str, args_blob: bytes,
+                     slots: list, resolved: list) -> Any:
+        if self._turn is None:
+            self._turn = asyncio.Condition()
+            self._slots = asyncio.Semaphore(self.concurrency)
+        seen = self.results[caller]
+        if seq in seen:  # a relay re-run after a worker loss: same answer, run once
+            return await asyncio.shield(seen[seq])
+        async with self._turn:
+            await self._turn.wait_for(lambda: self.next_seq[caller] >= seq)
+            if seq in seen:
+                return await asyncio.shield(seen[seq])
+            outcome: asyncio.Future = asyncio.get_running_loop().create_future()
+            seen[seq] = outcome
+            while len(seen) > _REMEMBERED_CALLS:
+                seen.popitem(last=False)
+            self.next_seq[caller] = seq + 1
+            self._turn.notify_all()
+            # Started in order: plain methods queue on the executor in this order.
+            running = asyncio.ensure_future(self._run(method, args_blob, slots, resolved))
+        try:
+            outcome.set_result(await running)
+        except BaseException as error:  # relayed to the caller
+            outcome.set_exception(error)
+        return await outcome
+
+    async def _run(self, method: str, args_blob: bytes, slots: list, resolved: list) -> Any:
+        name = f"{self.name}.{method}"
+        try:
+            args, kwargs = pickle.loads(args_blob)
+            fill_slots(args, kwargs, list(zip(slots, resolved)))
+            bound = getattr(self.instance, method)
+            if inspect.iscoroutinefunction(bound):
+                assert self._slots is not None
+                async with self._slots:
+                    return await bound(*args, **kwargs)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor,
+                                              functools.partial(bound, *args, **kwargs))
+        except Exception as error:
+            raise RemoteFailure(capture(error, name)) from None
+
+
+def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes, slots: list,
+          *resolved: Any) -> Any:
+    """An ordinary task that makes one actor call, so its result is an ordinary key."""
+    from distributed import rejoin, secede
+
+    secede()  # waiting on the actor must not hold one of the worker's task threads
+    try:
+        return actor.invoke(caller, seq, method, args_blob, slots, list(resolved)).result()
+    finally:
+        rejoin()
