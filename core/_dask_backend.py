@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import cloudpickle
@@ -84,13 +86,13 @@ class DaskBackend(LocalRefCounts):
                     "and port") from error
             return cls(client)
         workers = int(options.num_cpus or os.cpu_count() or 1)
-        resources = {"CPU": 1.0}
+        resources: dict[str, float] = {}  # CPUs are the workers' threads
         if options.num_gpus:
             resources["GPU"] = float(options.num_gpus) / workers
         resources.update({k: float(v) / workers for k, v in options.resources.items()})
         cluster = distributed.LocalCluster(
             n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-            resources=resources, dashboard_address=None)
+            resources=resources or None, dashboard_address=None)
         return cls(distributed.Client(cluster, set_as_default=False), cluster)
 
     @classmethod
@@ -228,7 +230,8 @@ class DaskBackend(LocalRefCounts):
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         futures = [self._future(ref) for ref in refs]
-        finished = _wait_for(futures, len(futures), timeout)
+        with self._thread_released():
+            finished = _wait_for(futures, len(futures), timeout)
         if not finished:
             pending = sum(not f.done() for f in futures)
             raise GetTimeoutError(
@@ -247,6 +250,23 @@ class DaskBackend(LocalRefCounts):
             if type(value) is _Failed:
                 raise value.error
         return values
+
+    @contextlib.contextmanager
+    def _thread_released(self) -> Iterator[None]:
+        """Inside a Dask task, leave the worker's thread pool while blocked (Ember's "a
+        blocking get releases its CPU"), so the awaited work can run there."""
+        seceded = False
+        if not self.owns_client:
+            try:
+                self.distributed.secede()
+                seceded = True
+            except (ValueError, AttributeError, KeyError):
+                pass  # not a task thread (e.g. an actor's thread): nothing to release
+        try:
+            yield
+        finally:
+            if seceded:
+                self.distributed.rejoin()
 
     def _error(self, future: Any) -> BaseException:
         if future.status == "cancelled":
@@ -289,7 +309,8 @@ class DaskBackend(LocalRefCounts):
             if remaining is not None and remaining <= 0:
                 break
             pending = [f for f in futures.values() if not f.done()]
-            _wait_for(pending, 1, remaining)
+            with self._thread_released():
+                _wait_for(pending, 1, remaining)
         chosen = {ref._id for ref in done[:num_returns]}
         return ([r for r in refs if r._id in chosen],
                 [r for r in refs if r._id not in chosen])

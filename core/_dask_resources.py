@@ -1,8 +1,10 @@
 """Dask workers' resources, seen as one cluster: totals, what is free, feasibility.
 
-A worker that declares no ``CPU`` resource (plain ``dask worker``) counts its threads as
-CPUs; for such clusters a CPU request is not passed to Dask, whose resource
-constraints would otherwise wait forever for a resource no worker declares.
+CPUs are worker threads: a worker offers its declared ``CPU`` resource, or its thread
+count. A CPU request is checked for feasibility but not passed to Dask as a resource
+constraint: a task that blocks in ``get`` leaves its thread (``secede``) so nested tasks
+can run, and Dask keeps resource constraints held by such a task, which would starve
+its children. GPUs and custom resources are passed to Dask as they are.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class ClusterResources:
                 f"{biggest or 'nothing: no worker is connected'}); start workers with "
                 "`dask worker --resources \"CPU=4 GPU=1\"`, or ask for less")
         declared = {key for info in workers.values() for key in (info.get("resources") or {})}
-        resources = {k: v for k, v in demand.items() if k in declared}
+        resources = {k: v for k, v in demand.items() if k in declared and k != "CPU"}
         return resources or None
 
     def _fits(self, info: dict[str, Any], demand: dict[str, float]) -> bool:

@@ -528,8 +528,8 @@ class Node(LocalRefCounts):
                 return
             self.alive = False
         atexit.unregister(self.shutdown)
+        self.io.stop()  # first: nothing may read the sockets being closed below
         self.pool.close()
-        self.io.stop()
         for worker in list(self.scheduler.workers.values()):
             worker.channel.close()
         self.arena.close()

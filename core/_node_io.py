@@ -71,6 +71,14 @@ class NodeIO:
         self.watched[fd] = target
         self.epoll.register(fd, select.EPOLLIN)
 
+    def forget(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if fd >= 0 and self.watched.pop(fd, None) is not None:
+            try:
+                self.epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass
+
     def watch(self, worker: WorkerSlot) -> None:
         self._register(worker.channel.sock, worker)
 

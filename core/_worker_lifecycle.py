@@ -31,9 +31,12 @@ class WorkerLifecycle:
 
     # -- worker lifecycle ------------------------------------------------------------------
     def on_zygote_event(self) -> None:
-        event = self.node.pool.read_event()
-        if event is None:
-            self._stopping = True  # the zygote is gone; shutdown will follow
+        try:
+            event = self.node.pool.read_event()
+        except OSError:
+            event = None
+        if event is None:  # the zygote is gone (shutdown): stop listening to it
+            self.io.forget(self.node.pool.control)
             return
         if event[0] == SPAWNED:
             _, index, pid = event

@@ -28,7 +28,7 @@ def backend(request):  # type: ignore[no-untyped-def]
         yield "local", []
         ember.shutdown()
         return
-    with dask_cluster(workers=2) as (address, workers):
+    with dask_cluster(workers=2, resources="CPU=1") as (address, workers):
         ember.init(address=address)
         yield "dask", workers
         ember.shutdown()
