@@ -50,6 +50,8 @@ import psutil
 from _compare import RAY_ENV, Figure, emit, run_compare
 
 ENGINES = ("ember", "ray")
+BACKENDS = ("local", "dask")
+INIT_OPTIONS: dict[str, str] = {}  # extra ember.init arguments, e.g. backend="dask"
 NUM_CPUS = 2
 LARGE_BYTES = 100_000_000  # "100 MB" for put/get/task-arg figures
 MEDIUM_BYTES = 10_000_000  # 10 MB, to show get of a large object is size independent
@@ -264,7 +266,7 @@ import {engine} as rt
 def noop():
     return None
 t0 = time.perf_counter()
-rt.init(num_cpus={num_cpus})
+rt.init(num_cpus={num_cpus}{extra})
 rt.get(rt.remote(noop).remote())
 elapsed = time.perf_counter() - t0
 rt.shutdown()
@@ -277,7 +279,8 @@ def fig_init_s(engine: str) -> list[Figure]:
 
     Fresh subprocess (the in-process run has already initialised); import is excluded.
     """
-    code = _INIT_CODE.format(engine=engine, num_cpus=NUM_CPUS)
+    extra = "".join(f", {k}={v!r}" for k, v in INIT_OPTIONS.items()) if engine == "ember" else ""
+    code = _INIT_CODE.format(engine=engine, num_cpus=NUM_CPUS, extra=extra)
     return [emit("init_s", last_float(run_python(sys.executable, code)), "s")]
 
 
@@ -455,6 +458,28 @@ def fig_async_actor_concurrent(b: Bench, n: int = 1000) -> list[Figure]:
     return [emit("async_actor_concurrent", time.perf_counter() - t0, "s")]
 
 
+def fig_plain_dask(b: Bench, n: int = 10_000, repeats: int = 5) -> list[Figure]:
+    """The same cluster driven by plain ``client.submit``/``scatter``: Ember's overhead
+    on the dask backend is measured against these (only with ``--backend dask``)."""
+    from ember.core import _context  # benchmark only: reach the backend's Dask client
+
+    client = _context.current().client
+    client.gather([client.submit(noop, pure=False) for _ in range(100)])
+    t0 = time.perf_counter()
+    client.gather([client.submit(noop, pure=False) for _ in range(n)])
+    rate = n / (time.perf_counter() - t0)
+    array = large_array(LARGE_BYTES)
+
+    def scatter_and_drop() -> None:
+        [future] = client.scatter([array], hash=False)
+        future.result()
+        del future
+
+    seconds = statistics.median(timed_runs(scatter_and_drop, repeats))
+    return [emit("dask_tasks_async", rate, "per_s"),
+            emit("dask_put_large_gbps", LARGE_BYTES / seconds / 1e9, "gb_per_s")]
+
+
 # --------------------------------------------------------------------------- registry and driver
 
 
@@ -486,6 +511,7 @@ GROUPS: tuple[Group, ...] = (
     Group("actor_async", ("actor_async", "actor_async_cpu_us"), warm=fig_actor_async),
     Group("actor_create_s", ("actor_create_s",), warm=fig_actor_create),
     Group("async_actor_concurrent", ("async_actor_concurrent",), warm=fig_async_actor_concurrent),
+    Group("plain_dask", ("dask_tasks_async", "dask_put_large_gbps"), warm=fig_plain_dask),
 )
 
 
@@ -511,7 +537,7 @@ class Session:
     def bench(self) -> Bench:
         if self._bench is None:
             rt = importlib.import_module(self.engine)
-            rt.init(num_cpus=NUM_CPUS)
+            rt.init(num_cpus=NUM_CPUS, **(INIT_OPTIONS if self.engine == "ember" else {}))
             self._bench = Bench(self.engine, rt, Remotes.build(rt))
         return self._bench
 
@@ -547,6 +573,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=ENGINES, default="ember", help="engine to measure (default ember)")
     parser.add_argument("--only", help="comma-separated figures or groups to run, e.g. tasks_sync,chain")
+    parser.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="ember's backend: the embedded engine, or a Dask LocalCluster "
+                             "(adds plain Dask figures and Ember's overhead over them)")
     parser.add_argument(
         "--compare",
         choices=("ray",),
@@ -562,8 +591,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.engine == "ray" or args.compare:
         os.environ.update(RAY_ENV)
     groups = select_groups(args.only)
+    if args.backend == "dask":
+        INIT_OPTIONS["backend"] = "dask"
+    else:
+        groups = [g for g in groups if g.name != "plain_dask"]
     engine = "ember" if args.compare else args.engine
     figures = {fig.name: fig for fig in iter_figures(engine, groups)}
+    for ours, theirs in (("tasks_async", "dask_tasks_async"),
+                         ("put_large_gbps", "dask_put_large_gbps")):
+        if ours in figures and theirs in figures:
+            # > 1: plain Dask is faster by this factor (the target is at most 1.5)
+            emit(f"{ours}_dask_over_ember", figures[theirs].value / figures[ours].value, "x")
     if args.compare:
         child_args = ["--only", args.only] if args.only else []
         run_compare(Path(__file__).resolve(), figures, child_args)
