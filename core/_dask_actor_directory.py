@@ -54,8 +54,7 @@ class DaskActorDirectory:
                     f"an actor named {options.name!r} already exists in namespace "
                     f"{options.namespace or 'default'!r}; choose another name, pass "
                     "get_if_exists=True, or ember.kill() the old one")
-        what = f"actor {actor_class.__name__!r}"
-        resources = backend.resources.placement(options.resource_demand(), what)
+        where = backend.constraints(options, f"actor {actor_class.__name__!r}")
         blob, slots, inputs = backend.task_inputs(args, kwargs)
         concurrency = options.max_concurrency or (1000 if actor_class.is_async else 1)
         class_blob = actor_class._shipped.blob()
@@ -63,7 +62,7 @@ class DaskActorDirectory:
 
         future = self.client.submit(
             ActorHost, class_blob, name, blob, slots, concurrency, *inputs, actor=True,
-            pure=False, resources=resources, key=f"actor-{name}-{uuid.uuid4().hex}")
+            pure=False, key=f"actor-{name}-{uuid.uuid4().hex}", **where)
         actor = DaskActor(future.key, name, actor_class._methods, future, options)
         self.actors[actor.actor_id] = actor
         handle = ActorHandle._make(actor.actor_id, name, actor.methods, backend.ref_for(future))
@@ -136,6 +135,15 @@ class DaskActorDirectory:
             actor.dead = (f"actor {actor.class_name} is dead: it was killed with ember.kill; "
                           "create a new actor")
         self.client.cancel([future], force=True)
+
+    def kill_group(self, group_id: int) -> None:
+        """Actors placed in a removed placement group end with it."""
+        for actor in self.actors.values():
+            group = actor.options.placement_group
+            if group is not None and group.id == group_id and not actor.dead:
+                actor.dead = (f"actor {actor.class_name} is dead: its placement group was "
+                              "removed; create it in a new group")
+                self.client.cancel([actor.future], force=True)
 
     # -- names --------------------------------------------------------------------------------
     def _publish(self, name: str, namespace: str | None, handle: ActorHandle) -> None:

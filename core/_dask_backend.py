@@ -29,7 +29,8 @@ import cloudpickle
 
 from ._backend import LocalRefCounts
 from ._dask_resources import ClusterResources
-from ._dask_tasks import RemoteFailure, pick, run_task
+from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
+from ._streams import ObjectRefGenerator
 from ._object_ref import ObjectRef
 from ._options import InitOptions, TaskOptions
 from ._task_args import split_args
@@ -66,8 +67,10 @@ class DaskBackend(LocalRefCounts):
         self.started = time.time()
         self.alive = True
         from ._dask_actor_directory import DaskActorDirectory
+        from ._dask_groups import DaskGroups
 
         self.actors = DaskActorDirectory(self)
+        self.groups = DaskGroups(self)
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -153,16 +156,36 @@ class DaskBackend(LocalRefCounts):
     # -- tasks ------------------------------------------------------------------------------
     def submit(self, function: Any, args: tuple, kwargs: dict,
                options: TaskOptions) -> list[ObjectRef]:
-        self._check_supported(options, f"task {function.name!r}")
-        resources = self.resources.placement(options.resource_demand(), f"task {function.name!r}")
+        where = self.constraints(options, f"task {function.name!r}")
         args_blob, slots, inputs = self.task_inputs(args, kwargs)
         name = function.name
         key = f"{name.rsplit('.', 1)[-1]}-{uuid.uuid4().hex}"
+        if options.streaming:
+            return [self._stream(function, name, key, args_blob, slots, inputs, where,
+                                 options.generator_backpressure_num_objects)]
         future = self.client.submit(
             run_task, function._shipped.blob(), name, args_blob, slots, *inputs, key=key,
-            pure=False, resources=resources, retries=self._retries(options, name))
+            pure=False, retries=self._retries(options, name), **where)
         self._hold_nested(future, self._nested)
         return self.split_returns(future, options.num_returns, name)
+
+    def constraints(self, options: Any, what: str) -> dict[str, Any]:
+        """Dask's ``resources=`` (and ``workers=`` inside a placement group) for a call;
+        raises InfeasibleResourcesError if the cluster can never run it."""
+        demand = options.resource_demand()
+        if options.placement_group is not None:
+            return self.groups.constraints(options, demand, what)
+        return {"resources": self.resources.placement(demand, what)}
+
+    def _stream(self, function: Any, name: str, key: str, args_blob: bytes, slots: list,
+                inputs: list, where: dict[str, Any], backpressure: int) -> ObjectRefGenerator:
+        """A generator task whose items reach us through a Dask queue as they are made."""
+        queue_name = f"ember-stream-{key}"
+        self.distributed.Queue(queue_name, client=self.client, maxsize=backpressure)
+        future = self.client.submit(
+            run_stream, function._shipped.blob(), name, args_blob, slots, queue_name,
+            *inputs, key=key, pure=False, **where)
+        return ObjectRefGenerator._make(queue_name, self._ref(future), self)
 
     def task_inputs(self, args: tuple, kwargs: dict) -> tuple[bytes, list, list]:
         """(arguments blob without top-level refs, their slots, their futures)."""
@@ -192,16 +215,6 @@ class DaskBackend(LocalRefCounts):
         return [self._ref(self.client.submit(pick, future, index, count, name,
                                              key=f"{future.key}-{index}", pure=False))
                 for index in range(count)]
-
-    def _check_supported(self, options: TaskOptions, what: str) -> None:
-        if options.streaming:
-            raise NotSupportedOnBackend(
-                f"{what}: num_returns='streaming' is not available on the dask backend yet; "
-                "return a list, or use the embedded engine")
-        if options.placement_group is not None:
-            raise NotSupportedOnBackend(
-                f"{what}: placement groups are not available on the dask backend yet; "
-                "request resources per task (num_cpus=, resources=) instead")
 
     def _retries(self, options: TaskOptions, name: str) -> int:
         # A dead worker's tasks are re-run by Dask itself (distributed.scheduler.allowed-
@@ -339,8 +352,6 @@ class DaskBackend(LocalRefCounts):
             "(ember.init() without address=) for it")
 
     def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
-        if options.placement_group is not None:
-            raise self._unsupported("placement groups")
         return self.actors.create(actor_class, args, kwargs, options)
 
     def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
@@ -356,16 +367,29 @@ class DaskBackend(LocalRefCounts):
         return self.actors.get(name, namespace)
 
     def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
-        raise self._unsupported("placement groups")
+        return self.groups.create(bundles, strategy, name)
 
     def remove_placement_group(self, group: Any) -> None:
-        raise self._unsupported("placement groups")
+        self.actors.kill_group(group.id)
+        self.groups.remove(group)
 
-    def stream_next(self, task_id: Any, index: int, timeout: float | None) -> Any:
-        raise self._unsupported("streaming returns")
+    def stream_next(self, queue_name: str, index: int, timeout: float | None) -> Any:
+        queue = self.distributed.Queue(queue_name, client=self.client)
+        try:
+            with self._thread_released():
+                item = queue.get(timeout=timeout)
+        except TimeoutError:
+            raise GetTimeoutError(f"no new item from the stream within {timeout}s") from None
+        if isinstance(item, (list, tuple)):  # the end marker or an error, not a future
+            if item[0] == "end":
+                raise StopIteration
+            import pickle
 
-    def stream_release(self, task_id: Any) -> None:
-        """Nothing streams on this backend."""
+            raise pickle.loads(item[1]).to_exception()
+        return self._ref(item)
+
+    def stream_release(self, queue_name: str) -> None:
+        """Items left in the queue are dropped with it when the session ends."""
 
     # -- information and lifecycle ------------------------------------------------------------
     def cluster_resources(self) -> dict[str, float]:

@@ -78,3 +78,28 @@ def pick(values: Any, index: int, count: int, name: str) -> Any:
                            f"{len(items)} value(s)")
         raise RemoteFailure(capture(error, name)) from None
     return items[index]
+
+
+def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name: str,
+               *resolved: Any) -> int:
+    """Run a generator task: each item is scattered and its future put on a Dask queue
+    as soon as it is produced (the queue's size is the back-pressure limit)."""
+    from distributed import Queue, get_client
+
+    attach_worker_runtime()
+    client = get_client()
+    queue = Queue(queue_name, client=client)
+    produced = 0
+    try:
+        function = _function(blob)
+        args, kwargs = pickle.loads(args_blob)
+        fill_slots(args, kwargs, list(zip(slots, resolved)))
+        for item in function(*args, **kwargs):
+            [future] = client.scatter([item], hash=False)
+            queue.put(future)
+            produced += 1
+    except Exception as error:
+        queue.put(["error", pickle.dumps(capture(error, name))])
+        raise RemoteFailure(capture(error, name)) from None
+    queue.put(["end", produced])
+    return produced

@@ -162,8 +162,50 @@ def test_what_dask_cannot_do_says_so(backend):
     name, _ = backend
     if name != "dask":
         pytest.skip("the embedded engine supports these")
+    counter = Counter.remote()
     with pytest.raises(NotSupportedOnBackend, match="streaming"):
-        add.options(num_returns="streaming").remote(1)
+        counter.history.options(num_returns="streaming").remote()
+    with pytest.raises(NotSupportedOnBackend, match="retry_exceptions"):
+        add.options(retry_exceptions=[ValueError]).remote(1)
+
+
+def test_streaming_returns(backend):
+    @ember.remote(num_returns="streaming")
+    def squares(n):
+        for i in range(n):
+            yield i * i
+
+    assert [ember.get(ref) for ref in squares.remote(4)] == [0, 1, 4, 9]
+
+    @ember.remote(num_returns="streaming")
+    def breaks():
+        yield "ok"
+        raise KeyError("mid-stream")
+
+    stream = breaks.remote()
+    assert ember.get(next(stream)) == "ok"
+    with pytest.raises(KeyError, match="mid-stream"):
+        next(stream)
+
+
+def test_placement_groups_place_tasks_and_actors(backend):
+    group = ember.placement_group([{"CPU": 1}, {"CPU": 1}], strategy="SPREAD")
+    assert ember.get(group.ready()) is True
+
+    @ember.remote
+    def where():
+        return os.getpid()
+
+    pids = ember.get([where.options(placement_group=group, placement_group_bundle_index=i)
+                      .remote() for i in (0, 1)])
+    assert all(isinstance(pid, int) for pid in pids)
+    member = Counter.options(placement_group=group, placement_group_bundle_index=0).remote()
+    assert ember.get(member.incr.remote()) == 1
+    with pytest.raises(InfeasibleResourcesError):
+        where.options(placement_group=group, num_cpus=2).remote()
+    ember.remove_placement_group(group)
+    with pytest.raises(InfeasibleResourcesError):
+        ember.placement_group([{"CPU": 3}])
 
 
 @pytest.mark.cluster
