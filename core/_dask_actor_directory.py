@@ -1,9 +1,10 @@
 """The dask backend's side of actors: creating them, numbering calls, names, restarts.
 
 Named actors are recorded in the scheduler's metadata, so any process of the cluster
-finds them with ``get_actor``. When an actor's worker is lost, Dask re-runs its creation
-(the original class and arguments) the next time a call needs it; this process counts
-those restarts for the actors it created and ends an actor past ``max_restarts``.
+finds them with ``get_actor``. Dask does not restart actors: when an actor's worker is
+lost, this process re-creates the actors it made (same class and arguments, a new Dask
+actor) up to ``max_restarts``; handles held by other processes keep pointing at the
+lost one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class DaskActor:
     class_name: str
     methods: dict
     future: Any                 # the creation Future; its value is the Dask actor proxy
+    create: Any                 # () -> a new creation Future (a restart)
     options: Any
     restarts: int = 0
     dead: str | None = None
@@ -60,10 +62,13 @@ class DaskActorDirectory:
         class_blob = actor_class._shipped.blob()
         name = actor_class.__name__
 
-        future = self.client.submit(
-            ActorHost, class_blob, name, blob, slots, concurrency, *inputs, actor=True,
-            pure=False, key=f"actor-{name}-{uuid.uuid4().hex}", **where)
-        actor = DaskActor(future.key, name, actor_class._methods, future, options)
+        def create() -> Any:
+            return self.client.submit(
+                ActorHost, class_blob, name, blob, slots, concurrency, *inputs, actor=True,
+                pure=False, key=f"actor-{name}-{uuid.uuid4().hex}", **where)
+
+        future = create()
+        actor = DaskActor(future.key, name, actor_class._methods, future, create, options)
         self.actors[actor.actor_id] = actor
         handle = ActorHandle._make(actor.actor_id, name, actor.methods, backend.ref_for(future))
         if options.name is not None:
@@ -87,7 +92,8 @@ class DaskActorDirectory:
             relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False,
             key=f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}")
         if actor is not None:
-            future.add_done_callback(lambda done: self._observe(actor, done))
+            generation = target.key
+            future.add_done_callback(lambda done: self._observe(actor, generation, done))
         return backend.split_returns(future, num_returns, f"{handle._class_name}.{method}")
 
     def _call_from_worker(self, target: Any, seq: int, method: str, blob: bytes, slots: list,
@@ -109,24 +115,28 @@ class DaskActorDirectory:
         counters = self.__dict__.setdefault("_foreign", {})
         return counters.setdefault(actor_id, itertools.count())
 
-    def _observe(self, actor: DaskActor, done: Any) -> None:
+    def _observe(self, actor: DaskActor, generation: str, done: Any) -> None:
         """A call failed for a reason other than the method raising: the actor's worker
-        was lost. Dask re-creates a lost actor by re-running its creation (``__init__``
-        with the original arguments); count that as a restart, and end the actor once
-        ``max_restarts`` is used up."""
+        was lost. Re-create it (``__init__`` with the original arguments) while
+        ``max_restarts`` allows, else the actor is dead."""
         if done.status != "error" or actor.dead:
             return
         if isinstance(done.exception(), RemoteFailure):
             return
         with self._lock:
-            actor.restarts += 1
+            if actor.future.key != generation:
+                return  # another failed call of the same generation already handled it
             limit = actor.options.max_restarts
-            if limit != -1 and actor.restarts > limit:
+            if limit != -1 and actor.restarts >= limit:
                 actor.dead = (
                     f"actor {actor.class_name} is dead: its Dask worker was lost; restarted "
-                    f"{actor.restarts - 1}/{limit} times; raise max_restarts to survive "
-                    "worker losses")
+                    f"{actor.restarts}/{limit} times; raise max_restarts to survive worker "
+                    "losses")
                 self.client.cancel([actor.future], force=True)
+                return
+            actor.restarts += 1
+            actor.future = actor.create()
+            actor.seq = itertools.count()
 
     def kill(self, handle: Any, no_restart: bool) -> None:
         actor = self.actors.get(handle._actor_id)
