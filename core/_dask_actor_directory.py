@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._actor import ActorHandle
-from ._dask_actors import ActorHost, relay
+from ._dask_actors import ActorHost, relay, relay_stream
 from ._dask_tasks import RemoteFailure
 from ._object_ref import ObjectRef
+from ._streams import ObjectRefGenerator
 from .exceptions import ActorDiedError
 
 _METADATA = "ember-actors"
@@ -85,6 +86,9 @@ class DaskActorDirectory:
         with self._lock:
             counter = actor.seq if actor is not None else self._counter(handle._actor_id)
             seq = next(counter)
+        if num_returns == "streaming":
+            return self._call_streaming(actor, target, seq, method, blob, slots, inputs,
+                                        f"{handle._class_name}.{method}")
         if not backend.owns_client:
             return self._call_from_worker(target, seq, method, blob, slots, inputs, num_returns,
                                           f"{handle._class_name}.{method}")
@@ -95,6 +99,16 @@ class DaskActorDirectory:
             generation = target.key
             future.add_done_callback(lambda done: self._observe(actor, generation, done))
         return backend.split_returns(future, num_returns, f"{handle._class_name}.{method}")
+
+    def _call_streaming(self, actor: DaskActor | None, target: Any, seq: int, method: str,
+                        blob: bytes, slots: list, inputs: list, name: str) -> Any:
+        backend = self.backend
+        queue_name = f"ember-stream-{uuid.uuid4().hex}"
+        backend.distributed.Queue(queue_name, client=self.client, maxsize=64)
+        future = self.client.submit(
+            relay_stream, target, self.caller, seq, method, blob, slots, queue_name, *inputs,
+            pure=False, key=f"actor-call-{name}-{uuid.uuid4().hex}")
+        return ObjectRefGenerator._make(queue_name, backend.ref_for(future), backend)
 
     def _call_from_worker(self, target: Any, seq: int, method: str, blob: bytes, slots: list,
                           inputs: list, num_returns: Any, name: str) -> Any:

@@ -76,7 +76,16 @@ class ActorHost:
             outcome.set_exception(error)
         return await outcome
 
+    async def invoke_stream(self, caller: str, seq: int, method: str, args_blob: bytes,
+                            slots: list, resolved: list, queue_name: str) -> int:
+        """Like ``invoke``, for a generator method: items go to the Dask queue."""
+        return await self.invoke(caller, seq, method, args_blob, slots,
+                                 [*resolved, _StreamTo(queue_name)])
+
     async def _run(self, method: str, args_blob: bytes, slots: list, resolved: list) -> Any:
+        if resolved and isinstance(resolved[-1], _StreamTo):
+            return await self._run_stream(method, args_blob, slots, resolved[:-1],
+                                          resolved[-1].queue_name)
         name = f"{self.name}.{method}"
         try:
             args, kwargs = pickle.loads(args_blob)
@@ -93,6 +102,51 @@ class ActorHost:
             raise RemoteFailure(capture(error, name)) from None
 
 
+    async def _run_stream(self, method: str, args_blob: bytes, slots: list, resolved: list,
+                          queue_name: str) -> int:
+        from distributed import Queue, get_client
+
+        name = f"{self.name}.{method}"
+        client = get_client()
+        queue = Queue(queue_name, client=client)
+        loop = asyncio.get_running_loop()
+        produced = 0
+        try:
+            args, kwargs = pickle.loads(args_blob)
+            fill_slots(args, kwargs, list(zip(slots, resolved)))
+            items = getattr(self.instance, method)(*args, **kwargs)
+            if inspect.isasyncgen(items):
+                async for item in items:
+                    await loop.run_in_executor(None, _push, client, queue, item)
+                    produced += 1
+            else:
+                def drain() -> int:
+                    count = 0
+                    for item in items:
+                        _push(client, queue, item)
+                        count += 1
+                    return count
+                produced = await loop.run_in_executor(self.executor, drain)
+        except Exception as error:
+            record = capture(error, name)
+            await loop.run_in_executor(None, queue.put, ["error", pickle.dumps(record)])
+            raise RemoteFailure(record) from None
+        await loop.run_in_executor(None, queue.put, ["end", produced])
+        return produced
+
+
+class _StreamTo:
+    """Marks a call whose generator's items go to the named Dask queue."""
+
+    def __init__(self, queue_name: str):
+        self.queue_name = queue_name
+
+
+def _push(client: Any, queue: Any, item: Any) -> None:
+    [future] = client.scatter([item], hash=False)
+    queue.put(future)
+
+
 def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes, slots: list,
           *resolved: Any) -> Any:
     """An ordinary task that makes one actor call, so its result is an ordinary key."""
@@ -101,5 +155,18 @@ def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes, slot
     secede()  # waiting on the actor must not hold one of the worker's task threads
     try:
         return actor.invoke(caller, seq, method, args_blob, slots, list(resolved)).result()
+    finally:
+        rejoin()
+
+
+def relay_stream(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,
+                 slots: list, queue_name: str, *resolved: Any) -> int:
+    """``relay`` for a streaming call: the items travel through the queue."""
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        return actor.invoke_stream(caller, seq, method, args_blob, slots, list(resolved),
+                                   queue_name).result()
     finally:
         rejoin()

@@ -356,8 +356,6 @@ class DaskBackend(LocalRefCounts):
 
     def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
                    num_returns: Any) -> Any:
-        if num_returns == "streaming":
-            raise self._unsupported("streaming returns")
         return self.actors.call(handle, method, args, kwargs, num_returns)
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:

@@ -162,9 +162,6 @@ def test_what_dask_cannot_do_says_so(backend):
     name, _ = backend
     if name != "dask":
         pytest.skip("the embedded engine supports these")
-    counter = Counter.remote()
-    with pytest.raises(NotSupportedOnBackend, match="streaming"):
-        counter.history.options(num_returns="streaming").remote()
     with pytest.raises(NotSupportedOnBackend, match="retry_exceptions"):
         add.options(retry_exceptions=[ValueError]).remote(1)
 
@@ -186,6 +183,14 @@ def test_streaming_returns(backend):
     assert ember.get(next(stream)) == "ok"
     with pytest.raises(KeyError, match="mid-stream"):
         next(stream)
+
+    @ember.remote
+    class Source:
+        def items(self, n):
+            yield from range(n)
+
+    source = Source.remote()
+    assert ember.get(list(source.items.options(num_returns="streaming").remote(3))) == [0, 1, 2]
 
 
 def test_placement_groups_place_tasks_and_actors(backend):
