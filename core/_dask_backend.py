@@ -69,6 +69,8 @@ class DaskBackend(LocalRefCounts):
         from ._dask_actor_directory import DaskActorDirectory
         from ._dask_groups import DaskGroups
 
+        if owns_client:
+            client.run_on_scheduler(_record_task_stream)  # for ember.timeline()
         self.actors = DaskActorDirectory(self)
         self.groups = DaskGroups(self)
 
@@ -424,6 +426,14 @@ class DaskBackend(LocalRefCounts):
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _record_task_stream(dask_scheduler: Any) -> None:
+    """Runs on the scheduler: keep a task stream (it is only on with the dashboard)."""
+    from distributed.diagnostics.task_stream import TaskStreamPlugin
+
+    if TaskStreamPlugin.name not in dask_scheduler.plugins:
+        dask_scheduler.add_plugin(TaskStreamPlugin(dask_scheduler))
 
 
 def _wait_for(futures: list[Any], count: int, timeout: float | None) -> bool:

@@ -46,11 +46,10 @@ def dask_cluster(workers: int = 2, resources: str = "CPU=1") -> Iterator[tuple[s
             client.wait_for_workers(workers, timeout=60)
         yield address, worker_processes
     finally:
-        for process in reversed(processes):
+        for process in reversed(processes):  # workers first, then the scheduler
             process.terminate()
-        for process in reversed(processes):
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
