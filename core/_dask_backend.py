@@ -331,9 +331,19 @@ class DaskBackend(LocalRefCounts):
                 [r for r in refs if r._id not in chosen])
 
     def cancel(self, ref: ObjectRef, force: bool) -> None:
-        # Dask does not interrupt a running task: the caller's get raises at once, the
-        # worker finishes the function in the background (documented in the README).
-        self.client.cancel([self._future(ref)], force=force)
+        """Cancel the future; if it is running, interrupt it where it runs: a
+        KeyboardInterrupt raised in its thread (taking effect at the next Python
+        instruction, so after a blocking call returns), or with ``force`` the worker
+        process is killed (Dask re-runs nothing: the key is cancelled)."""
+        future = self._future(ref)
+        key = future.key
+        running_on = [address for address, keys in self.client.processing().items()
+                      if key in keys]  # before cancelling: then the scheduler forgets it
+        self.client.cancel([future], force=True)
+        if running_on and force:
+            self.client.run(_kill_worker, key, workers=running_on, wait=False)
+        elif running_on:
+            self.client.run(_interrupt_task, key, workers=running_on)
 
     def as_concurrent_future(self, ref: ObjectRef) -> Any:
         result: concurrent.futures.Future = concurrent.futures.Future()
@@ -426,6 +436,24 @@ class DaskBackend(LocalRefCounts):
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _interrupt_task(key: str, dask_worker: Any = None) -> None:
+    """Runs on a worker: raise KeyboardInterrupt in the thread running ``key``."""
+    import ctypes
+
+    with dask_worker.active_threads_lock:
+        threads = [tid for tid, running in dask_worker.active_threads.items() if running == key]
+    for thread_id in threads:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                                   ctypes.py_object(KeyboardInterrupt))
+
+
+async def _kill_worker(key: str, dask_worker: Any = None) -> None:
+    """Runs on a worker: end this worker process at once (cancel with force=True)."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _record_task_stream(dask_scheduler: Any) -> None:

@@ -63,6 +63,10 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: A
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))
         return function(*args, **kwargs)
+    except KeyboardInterrupt:  # ember.cancel interrupted it; nobody waits for the result
+        from .exceptions import TaskCancelledError
+
+        raise RemoteFailure(capture(TaskCancelledError("cancelled"), name)) from None
     except Exception as error:
         raise RemoteFailure(capture(error, name)) from None
 

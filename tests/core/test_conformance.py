@@ -113,7 +113,7 @@ def test_wait_splits_ready_from_pending(backend):
     assert ready == [done] and rest == [pending]
     ready, rest = ember.wait([pending, done], num_returns=2, timeout=0.2)
     assert ready == [done]
-    ember.cancel(pending, force=True)
+    ember.cancel(pending)
 
 
 def test_user_errors_keep_their_type_and_traceback(backend):
@@ -133,18 +133,27 @@ def test_get_timeout(backend):
     ref = slow.remote()
     with pytest.raises(GetTimeoutError):
         ember.get(ref, timeout=0.2)
-    ember.cancel(ref, force=True)
+    ember.cancel(ref)
 
 
-def test_cancelled_task_raises_on_get(backend):
+def test_cancel_interrupts_a_running_task(backend, tmp_path):
     @ember.remote
-    def slow():
-        time.sleep(2)
+    def busy(started, finished):
+        open(started, "w").close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # pure Python: interruptible anywhere
+            sum(range(1000))
+        open(finished, "w").close()
 
-    ref = slow.remote()
-    ember.cancel(ref, force=True)
+    started, finished = tmp_path / "started", tmp_path / "finished"
+    ref = busy.remote(str(started), str(finished))
+    assert wait_for(started.exists, timeout=30)
+    ember.cancel(ref)
     with pytest.raises(TaskCancelledError):
         ember.get(ref, timeout=30)
+    time.sleep(0.5)
+    assert not finished.exists(), "the task went on running after cancel"
+    assert ember.get(add.remote(1)) == 1
 
 
 def test_infeasible_requests_raise_at_once(backend):

@@ -49,7 +49,7 @@ def dask_cluster(workers: int = 2, resources: str = "CPU=1") -> Iterator[tuple[s
         for process in reversed(processes):  # workers first, then the scheduler
             process.terminate()
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
