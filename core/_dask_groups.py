@@ -6,8 +6,9 @@
     task in bundle i -> ``workers=[its worker]`` and ``resources={pg-<id>-i-CPU: n}``
 
 Tasks and actors of a bundle therefore run on its worker, at most as many at once as
-the bundle holds. Dask has no reservations, so other work may still use those workers'
-threads; the README's backend table says so.
+the bundle holds. A bundle's GPUs and custom resources are taken out of the worker's own
+offer while the group exists (reserved); its CPUs are threads, which Dask cannot
+reserve, so other work may still use them (the README's backend table says so).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class DaskGroups:
         client = self.backend.client
         for index, (address, bundle) in enumerate(zip(placement, bundles)):
             resources = {f"pg-{group_id}-{index}-{k}": v for k, v in bundle.items()}
+            declared = workers[address].get("resources") or {}
+            resources.update({k: declared[k] - v for k, v in bundle.items()
+                              if k in declared and k != "CPU"})  # reserve them
             client.run(_add_resources, resources, workers=[address])
         self.groups[group_id] = list(zip(placement, bundles))
         return PlacementGroup._make(group_id, bundles, strategy, name, self.backend.put(True))
@@ -64,8 +68,12 @@ class DaskGroups:
         members = self.groups.pop(group.id, None)
         if members is None:
             return
+        workers = self.backend.resources.workers(fresh=True)
         for index, (address, bundle) in enumerate(members):
             resources = {f"pg-{group.id}-{index}-{k}": 0.0 for k in bundle}
+            declared = (workers.get(address) or {}).get("resources") or {}
+            resources.update({k: declared[k] + v for k, v in bundle.items()
+                              if k in declared and k != "CPU"})  # give them back
             self.backend.client.run(_add_resources, resources, workers=[address])
 
 
