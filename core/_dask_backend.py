@@ -316,6 +316,7 @@ class DaskBackend(LocalRefCounts):
              timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
         futures = {ref._id: self._future(ref) for ref in refs}
         deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
         while True:
             done = [ref for ref in refs if futures[ref._id].done()]
             if len(done) >= num_returns:
@@ -323,9 +324,11 @@ class DaskBackend(LocalRefCounts):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
-            pending = [f for f in futures.values() if not f.done()]
+            # Poll rather than add a callback to every pending future on each call: a
+            # caller looping over wait(num_returns=1) would pile up callbacks.
             with self._thread_released():
-                _wait_for(pending, 1, remaining)
+                time.sleep(min(pause, remaining) if remaining is not None else pause)
+            pause = min(pause * 2, 0.01)
         chosen = {ref._id for ref in done[:num_returns]}
         return ([r for r in refs if r._id in chosen],
                 [r for r in refs if r._id not in chosen])
