@@ -1,0 +1,83 @@
+"""Blocks are ``pyarrow.Table``s; batches are what user functions see and return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+BATCH_FORMATS = ("default", "numpy", "pyarrow", "pandas")
+
+
+def check_batch_format(batch_format: str) -> str:
+    if batch_format not in BATCH_FORMATS:
+        raise ValueError(
+            f"batch_format must be one of {', '.join(map(repr, BATCH_FORMATS))}, got "
+            f"{batch_format!r}")
+    return "numpy" if batch_format == "default" else batch_format
+
+
+def to_batch(table: pa.Table, batch_format: str) -> Any:
+    """A block as the user asked to see it."""
+    if batch_format == "pyarrow":
+        return table
+    if batch_format == "pandas":
+        return table.to_pandas()
+    return {name: column_to_numpy(table.column(name)) for name in table.column_names}
+
+
+def column_to_numpy(column: pa.ChunkedArray) -> np.ndarray:
+    if isinstance(column.type, pa.FixedShapeTensorType):
+        return column.combine_chunks().to_numpy_ndarray()
+    return column.to_numpy()
+
+
+def from_batch(batch: Any, where: str) -> pa.Table:
+    """A user function's output as a block; a clear error for anything else."""
+    if isinstance(batch, pa.Table):
+        return batch
+    if isinstance(batch, dict):
+        try:
+            return pa.table({name: _to_arrow(name, values) for name, values in batch.items()})
+        except (pa.ArrowInvalid, ValueError) as error:
+            raise ValueError(f"{where} returned a dict whose columns cannot form a table "
+                             f"(every value must be an array of the same length): {error}") from None
+    pandas = _pandas_or_none()
+    if pandas is not None and isinstance(batch, pandas.DataFrame):
+        return pa.Table.from_pandas(batch, preserve_index=False)
+    raise TypeError(
+        f"{where} must return a dict of column name -> array, a pandas DataFrame or a "
+        f"pyarrow Table; it returned a {type(batch).__name__}")
+
+
+def _to_arrow(name: str, values: Any) -> pa.Array:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    array = np.asarray(values)
+    if array.ndim > 1:
+        return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(array))
+    return pa.array(array)
+
+
+def _pandas_or_none() -> Any:
+    import sys
+
+    return sys.modules.get("pandas")
+
+
+def items_to_table(items: list[Any]) -> pa.Table:
+    """Rows as a block: dict rows become columns, anything else a column ``item``."""
+    if items and all(isinstance(item, dict) for item in items):
+        return pa.Table.from_pylist(items)
+    return pa.table({"item": _to_arrow("item", items) if _uniform_arrays(items)
+                     else pa.array(items)})
+
+
+def _uniform_arrays(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(item, np.ndarray) for item in items) and \
+        len({item.shape for item in items}) == 1 and items[0].ndim >= 1
+
+
+def slice_rows(table: pa.Table, start: int, stop: int) -> pa.Table:
+    return table.slice(start, max(0, stop - start))

@@ -1,0 +1,44 @@
+"""``DataContext``: the knobs of dataset execution, one current instance per process."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass
+class DataContext:
+    """Execution settings read when a dataset runs.
+
+    Example::
+
+        ctx = ember.data.DataContext.get_current()
+        ctx.max_blocks_in_flight = 4
+    """
+
+    target_block_rows: int = 1_000_000
+    """Rows per block that sources aim for: few, large blocks keep per-block costs low."""
+    max_blocks_in_flight: int = 4
+    """Blocks being computed or waiting for the consumer at once: the memory bound of a
+    streaming execution (back-pressure stops submitting beyond it)."""
+    enable_progress_bars: bool = dataclasses.field(default_factory=lambda: sys.stderr.isatty())
+    """Show a progress bar per execution (default: only when stderr is a terminal)."""
+
+    _current: ClassVar[DataContext | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __post_init__(self) -> None:
+        for name in ("target_block_rows", "max_blocks_in_flight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"DataContext.{name} must be a positive int, got {value!r}")
+
+    @classmethod
+    def get_current(cls) -> DataContext:
+        with cls._lock:
+            if cls._current is None:
+                cls._current = DataContext()
+            return cls._current

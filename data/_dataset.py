@@ -1,0 +1,249 @@
+"""``Dataset``: a lazy plan over Arrow blocks; nothing runs until it is consumed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pyarrow as pa
+
+import ember
+
+from . import _executor
+from ._blocks import check_batch_format, to_batch
+from ._context import DataContext
+from ._transforms import AddColumn, Columns, MapBatches, RowMap
+
+
+class Dataset:
+    """A distributed table, computed lazily and streamed block by block.
+
+    Example::
+
+        ds = ember.data.range(1000).map_batches(lambda b: {"y": b["id"] * 2})
+        assert ds.sum("y") == 999_000
+    """
+
+    def __init__(self, sources: list[Any], ops: list[tuple[str, Any]] | None = None):
+        self._sources = sources
+        self._ops = ops or []
+
+    # -- building the plan ---------------------------------------------------------------
+    def _with(self, transform: Any) -> Dataset:
+        ops = list(self._ops)
+        if ops and ops[-1][0] == "map":
+            ops[-1] = ("map", [*ops[-1][1], transform])  # fused into the same tasks
+        else:
+            ops.append(("map", [transform]))
+        return Dataset(self._sources, ops)
+
+    def map_batches(self, fn: Any, *, batch_size: int | None | str = "default",
+                    batch_format: str = "default", fn_args: tuple = (),
+                    fn_kwargs: dict | None = None, fn_constructor_args: tuple = (),
+                    fn_constructor_kwargs: dict | None = None, compute: Any = None,
+                    concurrency: Any = None, num_cpus: float | None = None,
+                    num_gpus: float | None = None, **unknown: Any) -> Dataset:
+        """Apply ``fn`` to batches (dict of numpy arrays by default); it returns a batch.
+
+        A callable class is constructed once per worker process and then reused, so a
+        model is loaded once, not once per batch.
+        """
+        if unknown:
+            raise TypeError(f"map_batches got unknown argument(s) {sorted(unknown)}")
+        if not callable(fn):
+            raise TypeError(f"map_batches needs a function or a callable class, got {fn!r}")
+        if batch_size == "default":
+            batch_size = 1024
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        name = f"MapBatches({getattr(fn, '__name__', type(fn).__name__)})"
+        return self._with(MapBatches(
+            fn, batch_size, check_batch_format(batch_format), tuple(fn_args),
+            dict(fn_kwargs or {}), tuple(fn_constructor_args), dict(fn_constructor_kwargs or {}),
+            name))
+
+    def map(self, fn: Callable[[dict], dict]) -> Dataset:
+        """Apply ``fn`` to every row (a dict); it returns the new row."""
+        return self._with(RowMap(fn, "map", f"Map({getattr(fn, '__name__', 'fn')})"))
+
+    def flat_map(self, fn: Callable[[dict], list[dict]]) -> Dataset:
+        """Apply ``fn`` to every row; it returns a list of rows."""
+        return self._with(RowMap(fn, "flat_map", f"FlatMap({getattr(fn, '__name__', 'fn')})"))
+
+    def filter(self, fn: Callable[[dict], bool]) -> Dataset:
+        """Keep the rows for which ``fn(row)`` is true."""
+        return self._with(RowMap(fn, "filter", f"Filter({getattr(fn, '__name__', 'fn')})"))
+
+    def add_column(self, col: str, fn: Callable[[Any], Any], *,
+                   batch_format: str = "pandas") -> Dataset:
+        """Add (or replace) column ``col`` computed from each batch."""
+        return self._with(AddColumn(col, fn, check_batch_format(batch_format)))
+
+    def select_columns(self, cols: list[str] | str) -> Dataset:
+        return self._with(Columns([cols] if isinstance(cols, str) else list(cols), True))
+
+    def drop_columns(self, cols: list[str] | str) -> Dataset:
+        return self._with(Columns([cols] if isinstance(cols, str) else list(cols), False))
+
+    def limit(self, limit: int) -> Dataset:
+        """The first ``limit`` rows; upstream work stops once they exist."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit must be an int >= 0, got {limit!r}")
+        return Dataset(self._sources, [*self._ops, ("limit", limit)])
+
+    # -- running it ------------------------------------------------------------------------
+    def _stream(self) -> _executor.BlockStream:
+        window = DataContext.get_current().max_blocks_in_flight
+        ops = list(self._ops)
+        first: list[Any] = ops.pop(0)[1] if ops and ops[0][0] == "map" else []
+        stream = _executor.source_stage(self._sources, first, window)
+        for kind, value in ops:
+            if kind == "map":
+                stream = _executor.map_stage(stream, value, window)
+            else:
+                stream = _executor.limit_stage(stream, value)
+        return _progress(stream, len(self._sources))
+
+    def iter_internal_ref_bundles(self) -> Iterator[tuple[Any, int]]:
+        """(ObjectRef of a pyarrow.Table block, rows) in order, streamed."""
+        return self._stream()
+
+    def materialize(self) -> Dataset:
+        """Run the plan now and keep the blocks in the object store."""
+        return Dataset([(ref, rows) for ref, rows in self._stream()])
+
+    def num_blocks(self) -> int:
+        return len(self._sources) if not self._ops else sum(1 for _ in self._stream())
+
+    def iter_batches(self, *, batch_size: int | None = 256, batch_format: str = "default",
+                     drop_last: bool = False, prefetch_batches: int = 1) -> Iterator[Any]:
+        """Batches of ``batch_size`` rows across block boundaries, as they are computed."""
+        fmt = check_batch_format(batch_format)
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        carry: list[pa.Table] = []
+        carried = 0
+        for ref, rows in self._stream():
+            if not rows:
+                continue
+            table = ember.get(ref)
+            if batch_size is None:
+                yield to_batch(table, fmt)
+                continue
+            carry.append(table)
+            carried += rows
+            while carried >= batch_size:
+                joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
+                yield to_batch(joined.slice(0, batch_size), fmt)
+                rest = joined.slice(batch_size)
+                carry, carried = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+        if carried and not drop_last:
+            joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
+            yield to_batch(joined, fmt)
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        for batch in self.iter_batches(batch_size=None, batch_format="pyarrow"):
+            yield from batch.to_pylist()
+
+    def take(self, limit: int = 20) -> list[dict[str, Any]]:
+        return list(self.limit(limit).iter_rows())
+
+    def take_all(self) -> list[dict[str, Any]]:
+        return list(self.iter_rows())
+
+    def show(self, limit: int = 20) -> None:
+        for row in self.take(limit):
+            print(row)
+
+    def count(self) -> int:
+        return sum(rows for _, rows in self._stream())
+
+    def schema(self) -> pa.Schema:
+        """The schema of the first block (Arrow: ``.names`` and ``.types``)."""
+        for ref, _ in self.limit(1)._stream():
+            return ember.get(ref).schema
+        return pa.schema([])
+
+    def columns(self) -> list[str]:
+        return list(self.schema().names)
+
+    def to_arrow(self) -> pa.Table:
+        tables = [ember.get(ref) for ref, rows in self._stream()]
+        if not tables:
+            return pa.table({})
+        return pa.concat_tables(tables, promote_options="default")
+
+    def to_pandas(self) -> Any:
+        return self.to_arrow().to_pandas()
+
+    # -- aggregates without a shuffle ------------------------------------------------------------
+    def sum(self, on: str) -> Any:
+        return _reduce(self, on, "sum")
+
+    def min(self, on: str) -> Any:
+        return _reduce(self, on, "min")
+
+    def max(self, on: str) -> Any:
+        return _reduce(self, on, "max")
+
+    def mean(self, on: str) -> Any:
+        total, count = _reduce(self, on, "sum"), self.select_columns([on]).count()
+        return total / count if count else None
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_parquet(self, path: str) -> None:
+        self._write(path, "parquet")
+
+    def write_csv(self, path: str) -> None:
+        self._write(path, "csv")
+
+    def write_json(self, path: str) -> None:
+        self._write(path, "json")
+
+    def _write(self, path: str, file_format: str) -> None:
+        """One file per block, written by the worker that holds it."""
+        from ._io import write_block
+
+        os.makedirs(path, exist_ok=True) if "://" not in path else None
+        writes = [write_block.remote(ref, path, index, file_format)
+                  for index, (ref, _) in enumerate(self._stream())]
+        ember.get(writes)
+
+    def __repr__(self) -> str:
+        ops = " -> ".join(f"{kind}({len(v) if kind == 'map' else v})" for kind, v in self._ops)
+        return f"Dataset(blocks={len(self._sources)}{', ' + ops if ops else ''})"
+
+
+def _reduce(dataset: Dataset, column: str, how: str) -> Any:
+    import pyarrow.compute as pc
+
+    partials = []
+    for ref, rows in dataset.select_columns([column])._stream():
+        if rows:
+            partials.append(_block_aggregate.remote(ref, column, how))
+    values = [v for v in ember.get(partials) if v is not None]
+    if not values:
+        return None
+    return getattr(pc, how)(pa.array(values)).as_py()
+
+
+@ember.remote
+def _block_aggregate(table: pa.Table, column: str, how: str) -> Any:
+    import pyarrow.compute as pc
+
+    return getattr(pc, how)(table.column(column)).as_py()
+
+
+def _progress(stream: _executor.BlockStream, total: int) -> _executor.BlockStream:
+    if not DataContext.get_current().enable_progress_bars:
+        yield from stream
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="block", desc="ember.data", leave=False) as bar:
+        for item in stream:
+            bar.update(1)
+            yield item
