@@ -179,6 +179,35 @@ class Dataset:
     def to_pandas(self) -> Any:
         return self.to_arrow().to_pandas()
 
+    def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
+                           device: str = "cpu", drop_last: bool = False) -> Iterator[Any]:
+        """Batches as dicts of torch tensors (``dtypes``: one dtype or one per column)."""
+        from ._torch import to_torch
+
+        for batch in self.iter_batches(batch_size=batch_size, drop_last=drop_last):
+            yield to_torch(batch, dtypes, device)
+
+    # -- splitting -----------------------------------------------------------------------------
+    def split(self, n: int, *, equal: bool = False) -> list[Dataset]:
+        """``n`` datasets sharing the blocks (``equal``: exactly the same row count each)."""
+        from ._split import split_blocks
+
+        _check_n(n)
+        return [Dataset(share) for share in split_blocks(list(self._stream()), n, equal)]
+
+    def streaming_split(self, n: int, *, equal: bool = False) -> list[Any]:
+        """``n`` iterators reading disjoint blocks of one execution concurrently; each is
+        picklable, so it can be given to a train worker in another process."""
+        from ._split import DataIterator, SplitCoordinator, split_blocks
+
+        _check_n(n)
+        if equal:
+            shares = split_blocks(list(self._stream()), n, True)
+            return [DataIterator(None, i, [[ref] for ref, _ in share])
+                    for i, share in enumerate(shares)]
+        coordinator = SplitCoordinator.remote(self, n, equal)
+        return [DataIterator(coordinator, i) for i in range(n)]
+
     # -- aggregates without a shuffle ------------------------------------------------------------
     def sum(self, on: str) -> Any:
         return _reduce(self, on, "sum")
@@ -215,6 +244,11 @@ class Dataset:
     def __repr__(self) -> str:
         ops = " -> ".join(f"{kind}({len(v) if kind == 'map' else v})" for kind, v in self._ops)
         return f"Dataset(blocks={len(self._sources)}{', ' + ops if ops else ''})"
+
+
+def _check_n(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
 
 
 def _reduce(dataset: Dataset, column: str, how: str) -> Any:

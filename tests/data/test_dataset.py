@@ -176,3 +176,25 @@ def test_udf_error_names_operator_and_rows():
     with pytest.raises(ValueError, match="bad batch") as info:
         data.range(10).map_batches(explode, batch_size=5).take_all()
     assert "MapBatches(explode)" in str(info.value) and "rows 0-5" in str(info.value)
+
+
+def test_split_and_streaming_split_give_disjoint_shares():
+    ds = data.range(100, override_num_blocks=10)
+    assert sorted(d.count() for d in ds.split(2)) == [50, 50]
+    assert [d.count() for d in ds.split(3, equal=True)] == [33, 33, 33]
+
+    @ember.remote
+    def consume(iterator):
+        return [row["id"] for row in iterator.iter_rows()]
+
+    shares = ember.get([consume.remote(it) for it in ds.streaming_split(2)])
+    assert sorted(shares[0] + shares[1]) == list(range(100))
+    assert not set(shares[0]) & set(shares[1])
+    equal = ember.get([consume.remote(it) for it in ds.streaming_split(3, equal=True)])
+    assert [len(share) for share in equal] == [33, 33, 33]
+
+
+def test_iter_torch_batches():
+    torch = pytest.importorskip("torch")
+    batch = next(iter(data.range(8).iter_torch_batches(batch_size=4, dtypes=torch.float32)))
+    assert batch["id"].dtype == torch.float32 and batch["id"].tolist() == [0.0, 1.0, 2.0, 3.0]

@@ -1,0 +1,130 @@
+"""Splitting a dataset between consumers (train workers).
+
+    split(n)            materialize, then give each of n datasets whole blocks (equal=True:
+                        exactly the same number of rows each, by slicing)
+    streaming_split(n)  one execution, run by a coordinator actor; n DataIterators (they
+                        pickle, so each can go to another process) pull disjoint blocks
+                        from it concurrently, as the blocks are produced
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+import ember
+
+from ._blocks import check_batch_format, to_batch
+
+
+def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[list[tuple[Any, int]]]:
+    """Blocks dealt to ``n`` shares; with ``equal`` every share gets total // n rows."""
+    if not equal:
+        shares: list[list[tuple[Any, int]]] = [[] for _ in range(n)]
+        sizes = [0] * n
+        for bundle in sorted(bundles, key=lambda b: -b[1]):
+            smallest = sizes.index(min(sizes))
+            shares[smallest].append(bundle)
+            sizes[smallest] += bundle[1]
+        return shares
+    from ._executor import produce_block
+    from ._transforms import Slice
+
+    total = sum(rows for _, rows in bundles)
+    per_share = total // n
+    shares, current, need = [], [], per_share
+    for ref, rows in bundles:
+        start = 0
+        while start < rows and len(shares) < n:
+            take = min(need, rows - start)
+            if take:
+                piece = ref if (start, take) == (0, rows) else \
+                    produce_block.remote(ref, [Slice(start, start + take)])[0]
+                current.append((piece, take))
+            start += take
+            need -= take
+            if need == 0:
+                shares.append(current)
+                current, need = [], per_share
+    while len(shares) < n:
+        shares.append([])
+    return shares
+
+
+@ember.remote(num_cpus=0)
+class SplitCoordinator:
+    """Runs one execution and deals its blocks to whichever consumer asks next."""
+
+    def __init__(self, dataset: Any, n: int, equal: bool):
+        self.stream = dataset._stream()
+        self.lock = threading.Lock()
+        self.n = n
+        self.equal = equal
+        self.served = [0] * n
+
+    def next_block(self, index: int) -> Any:
+        """(block ref wrapped in a list, rows), or None when the stream is over."""
+        with self.lock:
+            for ref, rows in self.stream:
+                if rows:
+                    self.served[index] += rows
+                    return [ref], rows
+            return None
+
+
+class DataIterator:
+    """One consumer's share of a ``streaming_split``; picklable, so it can be handed to a
+    train worker. Iterate it with ``iter_batches`` / ``iter_rows``."""
+
+    def __init__(self, coordinator: Any, index: int, blocks: list[Any] | None = None):
+        self._coordinator = coordinator
+        self._index = index
+        self._fixed = blocks  # equal=True: this share's blocks, decided up front
+
+    def _blocks(self) -> Iterator[pa.Table]:
+        if self._fixed is not None:
+            for [ref] in self._fixed:
+                yield ember.get(ref)
+            return
+        while True:
+            item = ember.get(self._coordinator.next_block.remote(self._index))
+            if item is None:
+                return
+            [ref], _ = item
+            yield ember.get(ref)
+
+    def iter_batches(self, *, batch_size: int | None = 256, batch_format: str = "default",
+                     drop_last: bool = False) -> Iterator[Any]:
+        fmt = check_batch_format(batch_format)
+        carry: list[pa.Table] = []
+        carried = 0
+        for table in self._blocks():
+            if batch_size is None:
+                yield to_batch(table, fmt)
+                continue
+            carry.append(table)
+            carried += table.num_rows
+            while carried >= batch_size:
+                joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
+                yield to_batch(joined.slice(0, batch_size), fmt)
+                rest = joined.slice(batch_size)
+                carry, carried = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+        if carried and not drop_last:
+            yield to_batch(pa.concat_tables(carry) if len(carry) > 1 else carry[0], fmt)
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        for batch in self.iter_batches(batch_size=None, batch_format="pyarrow"):
+            yield from batch.to_pylist()
+
+    def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
+                           device: str = "cpu", drop_last: bool = False) -> Iterator[Any]:
+        from ._torch import to_torch
+
+        for batch in self.iter_batches(batch_size=batch_size, drop_last=drop_last):
+            yield to_torch(batch, dtypes, device)
+
+    def __repr__(self) -> str:
+        return f"DataIterator(split {self._index})"
