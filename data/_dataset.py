@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -25,9 +26,11 @@ class Dataset:
         assert ds.sum("y") == 999_000
     """
 
-    def __init__(self, sources: list[Any], ops: list[tuple[str, Any]] | None = None):
+    def __init__(self, sources: list[Any], ops: list[tuple[str, Any]] | None = None,
+                 inputs: list[Dataset] | None = None):
         self._sources = sources
         self._ops = ops or []
+        self._inputs = inputs  # union: the datasets whose blocks come first, in order
 
     # -- building the plan ---------------------------------------------------------------
     def _with(self, transform: Any) -> Dataset:
@@ -36,7 +39,7 @@ class Dataset:
             ops[-1] = ("map", [*ops[-1][1], transform])  # fused into the same tasks
         else:
             ops.append(("map", [transform]))
-        return Dataset(self._sources, ops)
+        return Dataset(self._sources, ops, self._inputs)
 
     def map_batches(self, fn: Any, *, batch_size: int | None | str = "default",
                     batch_format: str = "default", fn_args: tuple = (),
@@ -91,19 +94,70 @@ class Dataset:
         """The first ``limit`` rows; upstream work stops once they exist."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError(f"limit must be an int >= 0, got {limit!r}")
-        return Dataset(self._sources, [*self._ops, ("limit", limit)])
+        return Dataset(self._sources, [*self._ops, ("limit", limit)], self._inputs)
+
+    def _barrier(self, name: str, run: Callable[[list[tuple[Any, int]]], Any]) -> Dataset:
+        """An all-to-all step: it needs every upstream block before producing any."""
+        return Dataset(self._sources, [*self._ops, ("all", (name, run))], self._inputs)
+
+    def random_shuffle(self, *, seed: int | None = None) -> Dataset:
+        """Rows in random order (the same order for the same ``seed``)."""
+        from . import _shuffle
+
+        return self._barrier("RandomShuffle", lambda b: _shuffle.random_shuffle(b, seed))
+
+    def sort(self, key: str, descending: bool = False) -> Dataset:
+        from . import _shuffle
+
+        if not isinstance(key, str):
+            raise TypeError(f"sort key must be a column name, got {key!r}")
+        return self._barrier("Sort", lambda b: _shuffle.sort(b, key, descending))
+
+    def groupby(self, key: str | list[str]) -> GroupedData:
+        """Group rows by ``key`` for ``.count()``, ``.sum(col)``, ``.mean(col)``..."""
+        keys = [key] if isinstance(key, str) else list(key)
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"groupby needs a column name or a list of them, got {key!r}")
+        return GroupedData(self, keys)
+
+    def repartition(self, num_blocks: int) -> Dataset:
+        """The same rows, in order, in ``num_blocks`` blocks of (nearly) equal size."""
+        from . import _shuffle
+
+        _check_n(num_blocks)
+        return self._barrier("Repartition", lambda b: _shuffle.repartition(b, num_blocks))
+
+    def union(self, *others: Dataset) -> Dataset:
+        """This dataset's rows followed by the others' (lazily)."""
+        for other in others:
+            if not isinstance(other, Dataset):
+                raise TypeError(f"union takes Datasets, got {type(other).__name__}")
+        return Dataset([], [], [self, *others])
+
+    def zip(self, other: Dataset) -> Dataset:
+        """Columns of both, row by row; both must have the same number of rows."""
+        from ._zip import zip_bundles
+
+        if not isinstance(other, Dataset):
+            raise TypeError(f"zip takes a Dataset, got {type(other).__name__}")
+        return self._barrier("Zip", lambda b: zip_bundles(b, list(other._stream())))
 
     # -- running it ------------------------------------------------------------------------
     def _stream(self) -> _executor.BlockStream:
         window = DataContext.get_current().max_blocks_in_flight
         ops = list(self._ops)
-        first: list[Any] = ops.pop(0)[1] if ops and ops[0][0] == "map" else []
-        stream = _executor.source_stage(self._sources, first, window)
+        if self._inputs is not None:
+            stream = itertools.chain.from_iterable(d._stream() for d in self._inputs)
+        else:
+            first: list[Any] = ops.pop(0)[1] if ops and ops[0][0] == "map" else []
+            stream = _executor.source_stage(self._sources, first, window)
         for kind, value in ops:
             if kind == "map":
                 stream = _executor.map_stage(stream, value, window)
-            else:
+            elif kind == "limit":
                 stream = _executor.limit_stage(stream, value)
+            else:
+                stream = iter(value[1](list(stream)))
         return _progress(stream, len(self._sources))
 
     def iter_internal_ref_bundles(self) -> Iterator[tuple[Any, int]]:
@@ -244,6 +298,63 @@ class Dataset:
     def __repr__(self) -> str:
         ops = " -> ".join(f"{kind}({len(v) if kind == 'map' else v})" for kind, v in self._ops)
         return f"Dataset(blocks={len(self._sources)}{', ' + ops if ops else ''})"
+
+
+class GroupedData:
+    """``ds.groupby(key)``: aggregates per group, computed with a distributed shuffle.
+
+    Result columns follow Ray: ``count()``, ``sum(x)``, ``mean(x)``, ``min(x)``,
+    ``max(x)``, ``std(x)`` (sample standard deviation); rows are sorted by key.
+    """
+
+    def __init__(self, dataset: Dataset, keys: list[str]):
+        self._dataset = dataset
+        self._keys = keys
+
+    def aggregate(self, *aggregates: tuple[str, str] | str) -> Dataset:
+        """Several aggregates at once: ``("mean", "x")``, ``"sum(y)"`` or ``"count()"``."""
+        from . import _shuffle
+
+        specs = [_parse_aggregate(a) for a in aggregates]
+        if not specs:
+            raise ValueError("aggregate needs at least one aggregate, e.g. ('mean', 'x')")
+        keys = self._keys
+        parts = max(1, min(4, len(self._dataset._sources) or 1))
+        return self._dataset._barrier(
+            "GroupBy", lambda b: _shuffle.groupby(b, keys, specs, parts))
+
+    def count(self) -> Dataset:
+        return self.aggregate(("count", None))
+
+    def sum(self, on: str) -> Dataset:
+        return self.aggregate(("sum", on))
+
+    def mean(self, on: str) -> Dataset:
+        return self.aggregate(("mean", on))
+
+    def min(self, on: str) -> Dataset:
+        return self.aggregate(("min", on))
+
+    def max(self, on: str) -> Dataset:
+        return self.aggregate(("max", on))
+
+    def std(self, on: str) -> Dataset:
+        return self.aggregate(("std", on))
+
+
+def _parse_aggregate(spec: Any) -> tuple[str, str | None]:
+    from ._shuffle import _AGGREGATES
+
+    if isinstance(spec, str) and spec.endswith(")") and "(" in spec:
+        how, column = spec[:-1].split("(", 1)
+        spec = (how, column or None)
+    if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0] in _AGGREGATES):
+        raise ValueError(
+            f"unknown aggregate {spec!r}; use ('count', None) or (how, column) with how in "
+            f"{', '.join(_AGGREGATES)}, or the string form 'mean(x)'")
+    if spec[0] != "count" and not spec[1]:
+        raise ValueError(f"aggregate {spec[0]!r} needs a column")
+    return spec[0], spec[1]
 
 
 def _check_n(n: int) -> None:

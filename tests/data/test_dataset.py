@@ -198,3 +198,44 @@ def test_iter_torch_batches():
     torch = pytest.importorskip("torch")
     batch = next(iter(data.range(8).iter_torch_batches(batch_size=4, dtypes=torch.float32)))
     assert batch["id"].dtype == torch.float32 and batch["id"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_random_shuffle_permutes_and_is_seeded():
+    ds = data.range(200, override_num_blocks=4)
+    first = [r["id"] for r in ds.random_shuffle(seed=7).take_all()]
+    assert sorted(first) == list(range(200)) and first != list(range(200))
+    assert first == [r["id"] for r in ds.random_shuffle(seed=7).take_all()]
+
+
+def test_sort_ascending_and_descending():
+    values = np.random.default_rng(0).permutation(500)
+    ds = data.from_items([{"v": int(v)} for v in values], override_num_blocks=5)
+    assert [r["v"] for r in ds.sort("v").take_all()] == list(range(500))
+    assert [r["v"] for r in ds.sort("v", descending=True).take(3)] == [499, 498, 497]
+
+
+def test_groupby_aggregates_match_pandas():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"cat": rng.choice(list("abcdefghij"), 1000), "x": rng.random(1000)})
+    ds = data.from_pandas(frame).repartition(4)
+    result = ds.groupby("cat").aggregate(("count", None), ("sum", "x"), ("mean", "x"),
+                                         ("min", "x"), ("max", "x"), ("std", "x")).to_pandas()
+    expected = frame.groupby("cat")["x"].agg(["count", "sum", "mean", "min", "max", "std"])
+    assert list(result["cat"]) == sorted(expected.index)
+    for how in ("count", "sum", "mean", "min", "max", "std"):
+        column = "count()" if how == "count" else f"{how}(x)"
+        np.testing.assert_allclose(result[column].to_numpy(), expected[how].to_numpy())
+    assert ds.groupby("cat").mean("x").schema().names == ["cat", "mean(x)"]
+
+
+def test_repartition_union_zip_keep_rows_in_order():
+    ds = data.range(10, override_num_blocks=3)
+    assert ds.repartition(4).num_blocks() == 4
+    assert [r["id"] for r in ds.repartition(4).iter_rows()] == list(range(10))
+    assert [r["id"] for r in ds.union(data.range(2)).iter_rows()] == [*range(10), 0, 1]
+    zipped = ds.zip(data.range(10).map_batches(lambda b: {"y": b["id"] * 10}))
+    assert zipped.take(2) == [{"id": 0, "y": 0}, {"id": 1, "y": 10}]
+    with pytest.raises(ValueError, match="same number of rows"):
+        ds.zip(data.range(3)).count()
+    with pytest.raises(ValueError, match="unknown aggregate"):
+        ds.groupby("id").aggregate(("median", "id"))
