@@ -8,6 +8,7 @@ Example::
         ...
 """
 
+from ._actor_pool import ActorPoolStrategy
 from ._context import DataContext
 from ._dataset import Dataset
 from ._read_api import (
@@ -23,6 +24,7 @@ from ._read_api import (
 )
 
 __all__ = [
+    "ActorPoolStrategy",
     "DataContext",
     "Dataset",
     "from_arrow",

@@ -33,12 +33,16 @@ class Dataset:
         self._inputs = inputs  # union: the datasets whose blocks come first, in order
 
     # -- building the plan ---------------------------------------------------------------
-    def _with(self, transform: Any) -> Dataset:
+    def _with(self, transform: Any, placement: dict[str, Any] | None = None) -> Dataset:
+        """Add a per-block transform; it fuses with the previous one when both run as
+        plain tasks with the same resources (one task per block for the pair)."""
         ops = list(self._ops)
-        if ops and ops[-1][0] == "map":
-            ops[-1] = ("map", [*ops[-1][1], transform])  # fused into the same tasks
+        placement = placement or {}
+        if ops and ops[-1][0] == "map" and ops[-1][2] == placement \
+                and "compute" not in placement:
+            ops[-1] = ("map", [*ops[-1][1], transform], placement)
         else:
-            ops.append(("map", [transform]))
+            ops.append(("map", [transform], placement))
         return Dataset(self._sources, ops, self._inputs)
 
     def map_batches(self, fn: Any, *, batch_size: int | None | str = "default",
@@ -56,6 +60,7 @@ class Dataset:
             raise TypeError(f"map_batches got unknown argument(s) {sorted(unknown)}")
         if not callable(fn):
             raise TypeError(f"map_batches needs a function or a callable class, got {fn!r}")
+        placement = _placement(fn, compute, concurrency, num_cpus, num_gpus)
         if batch_size == "default":
             batch_size = 1024
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
@@ -65,7 +70,7 @@ class Dataset:
         return self._with(MapBatches(
             fn, batch_size, check_batch_format(batch_format), tuple(fn_args),
             dict(fn_kwargs or {}), tuple(fn_constructor_args), dict(fn_constructor_kwargs or {}),
-            name))
+            name), placement)
 
     def map(self, fn: Callable[[dict], dict]) -> Dataset:
         """Apply ``fn`` to every row (a dict); it returns the new row."""
@@ -149,11 +154,18 @@ class Dataset:
         if self._inputs is not None:
             stream = itertools.chain.from_iterable(d._stream() for d in self._inputs)
         else:
-            first: list[Any] = ops.pop(0)[1] if ops and ops[0][0] == "map" else []
+            first: list[Any] = []
+            if ops and ops[0][0] == "map" and not ops[0][2]:
+                first = ops.pop(0)[1]
             stream = _executor.source_stage(self._sources, first, window)
-        for kind, value in ops:
-            if kind == "map":
-                stream = _executor.map_stage(stream, value, window)
+        for op in ops:
+            kind, value = op[0], op[1]
+            if kind == "map" and "compute" in op[2]:
+                from ._actor_pool import actor_stage
+
+                stream = actor_stage(stream, value, op[2]["compute"], op[2])
+            elif kind == "map":
+                stream = _executor.map_stage(stream, value, window, op[2])
             elif kind == "limit":
                 stream = _executor.limit_stage(stream, value)
             else:
@@ -296,8 +308,33 @@ class Dataset:
         ember.get(writes)
 
     def __repr__(self) -> str:
-        ops = " -> ".join(f"{kind}({len(v) if kind == 'map' else v})" for kind, v in self._ops)
+        ops = " -> ".join(f"{op[0]}({len(op[1]) if op[0] == 'map' else op[1]})"
+                          for op in self._ops)
         return f"Dataset(blocks={len(self._sources)}{', ' + ops if ops else ''})"
+
+
+def _placement(fn: Any, compute: Any, concurrency: Any, num_cpus: Any,
+               num_gpus: Any) -> dict[str, Any]:
+    """How a map_batches stage runs: plain tasks (with resources) or an actor pool."""
+    from ._actor_pool import ActorPoolStrategy
+
+    placement: dict[str, Any] = {}
+    if num_cpus is not None:
+        placement["num_cpus"] = num_cpus
+    if num_gpus is not None:
+        placement["num_gpus"] = num_gpus
+    if compute is not None and not isinstance(compute, ActorPoolStrategy):
+        if compute != "tasks":
+            raise ValueError(f"compute must be an ActorPoolStrategy or 'tasks', got {compute!r}")
+        compute = None
+    if compute is None and concurrency is not None and isinstance(fn, type):
+        compute = ActorPoolStrategy.from_concurrency(concurrency)
+    if compute is not None:
+        if not isinstance(fn, type):
+            raise ValueError("an ActorPoolStrategy needs a callable class (its __init__ runs "
+                             "once per actor); pass a class, or drop compute=")
+        placement["compute"] = compute
+    return placement
 
 
 class GroupedData:

@@ -38,17 +38,20 @@ def source_stage(sources: list[Any], transforms: list[Any], window: int) -> Bloc
                          transforms, window)
 
 
-def map_stage(upstream: BlockStream, transforms: list[Any], window: int) -> BlockStream:
-    return _windowed((ref for ref, _ in upstream), transforms, window)
+def map_stage(upstream: BlockStream, transforms: list[Any], window: int,
+              resources: dict[str, Any] | None = None) -> BlockStream:
+    return _windowed((ref for ref, _ in upstream), transforms, window, resources)
 
 
-def _windowed(inputs: Iterator[Any], transforms: list[Any], window: int) -> BlockStream:
+def _windowed(inputs: Iterator[Any], transforms: list[Any], window: int,
+              resources: dict[str, Any] | None = None) -> BlockStream:
     pending: collections.deque[tuple[Any, Any]] = collections.deque()
     inputs = iter(inputs)
+    task = produce_block.options(**resources) if resources else produce_block
 
     def submit() -> bool:
         for source in inputs:
-            pending.append(produce_block.remote(source, transforms))
+            pending.append(task.remote(source, transforms))
             return True
         return False
 

@@ -239,3 +239,32 @@ def test_repartition_union_zip_keep_rows_in_order():
         ds.zip(data.range(3)).count()
     with pytest.raises(ValueError, match="unknown aggregate"):
         ds.groupby("id").aggregate(("median", "id"))
+
+
+class _PidModel:
+    def __init__(self, offset=0):
+        self.offset = offset
+        self.pid = os.getpid()
+
+    def __call__(self, batch):
+        return {"id": batch["id"] + self.offset, "pid": np.full(len(batch["id"]), self.pid)}
+
+
+def test_actor_pool_runs_a_class_once_per_actor_in_order():
+    ds = data.range(100, override_num_blocks=10).map_batches(
+        _PidModel, fn_constructor_kwargs={"offset": 1},
+        compute=data.ActorPoolStrategy(min_size=1, max_size=2))
+    rows = ds.take_all()
+    assert [r["id"] for r in rows] == list(range(1, 101))
+    assert 1 <= len({r["pid"] for r in rows}) <= 2
+    assert data.range(10, override_num_blocks=2).map_batches(_PidModel, concurrency=2).count() == 10
+
+
+def test_map_batches_resources_are_checked():
+    assert data.range(4).map_batches(lambda b: b, num_cpus=0.5).count() == 4
+    with pytest.raises(ember.InfeasibleResourcesError):
+        data.range(4).map_batches(lambda b: b, num_gpus=1).count()
+    with pytest.raises(ValueError, match="callable class"):
+        data.range(4).map_batches(lambda b: b, compute=data.ActorPoolStrategy(size=1))
+    with pytest.raises(ValueError, match="min_size"):
+        data.ActorPoolStrategy(min_size=3, max_size=1)

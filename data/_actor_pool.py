@@ -1,0 +1,108 @@
+"""``ActorPoolStrategy``: run a stage on a pool of actors, for stateful functions
+(a model is loaded once per actor, in ``__init__``), growing the pool under load.
+
+    blocks ──> least-busy actor of the pool (at most 2 blocks queued per actor)
+               all busy and below max_size ──> one more actor
+    output order is input order; the pool ends with the stage
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from typing import Any
+
+import ember
+
+from ._transforms import run_chain
+
+
+class ActorPoolStrategy:
+    """``ActorPoolStrategy(size=n)`` or ``ActorPoolStrategy(min_size=a, max_size=b)``.
+
+    Example::
+
+        ds.map_batches(Model, compute=ember.data.ActorPoolStrategy(min_size=1, max_size=2))
+    """
+
+    def __init__(self, size: int | None = None, *, min_size: int | None = None,
+                 max_size: int | None = None):
+        if size is not None:
+            if min_size is not None or max_size is not None:
+                raise ValueError("pass either size= or min_size=/max_size=, not both")
+            min_size = max_size = size
+        min_size = 1 if min_size is None else min_size
+        max_size = max(min_size, 4) if max_size is None else max_size
+        for name, value in (("min_size", min_size), ("max_size", max_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ActorPoolStrategy {name} must be a positive int, got {value!r}")
+        if min_size > max_size:
+            raise ValueError(f"min_size ({min_size}) is larger than max_size ({max_size})")
+        self.min_size = min_size
+        self.max_size = max_size
+
+    @classmethod
+    def from_concurrency(cls, concurrency: Any) -> ActorPoolStrategy:
+        if isinstance(concurrency, tuple) and len(concurrency) == 2:
+            return cls(min_size=concurrency[0], max_size=concurrency[1])
+        return cls(size=concurrency)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorPoolStrategy) and \
+            (other.min_size, other.max_size) == (self.min_size, self.max_size)
+
+    def __repr__(self) -> str:
+        return f"ActorPoolStrategy(min_size={self.min_size}, max_size={self.max_size})"
+
+
+@ember.remote
+class _MapWorker:
+    def __init__(self, transforms: list[Any]):
+        self.transforms = transforms
+        for transform in transforms:  # build a callable class now, once per actor
+            getattr(transform, "_callable", lambda: None)()
+
+    @ember.method(num_returns=2)
+    def run(self, table: Any) -> tuple[Any, int]:
+        table = run_chain(table, self.transforms)
+        return table, table.num_rows
+
+
+_PER_ACTOR = 2
+
+
+def actor_stage(upstream: Iterator[tuple[Any, int]], transforms: list[Any],
+                strategy: ActorPoolStrategy, resources: dict[str, float]) -> Iterator[tuple[Any, int]]:
+    # Pool actors hold no CPU unless asked (num_cpus=): holding one each could starve
+    # the upstream tasks that feed them on a small machine.
+    make = _MapWorker.options(num_cpus=resources.get("num_cpus", 0),
+                              num_gpus=resources.get("num_gpus", 0))
+    pool = [make.remote(transforms) for _ in range(strategy.min_size)]
+    load = [0] * len(pool)
+    pending: collections.deque[tuple[Any, Any, int]] = collections.deque()
+    upstream = iter(upstream)
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and min(load) < _PER_ACTOR:
+                item = next(upstream, None)
+                if item is None:
+                    exhausted = True
+                    break
+                actor = load.index(min(load))
+                block_ref, rows_ref = pool[actor].run.remote(item[0])
+                load[actor] += 1
+                pending.append((block_ref, rows_ref, actor))
+            if not exhausted and min(load) >= _PER_ACTOR and len(pool) < strategy.max_size:
+                pool.append(make.remote(transforms))  # everyone is busy: grow
+                load.append(0)
+                continue
+            if not pending:
+                return
+            block_ref, rows_ref, actor = pending.popleft()
+            rows = ember.get(rows_ref)
+            load[actor] -= 1
+            yield block_ref, rows
+    finally:
+        for actor in pool:
+            ember.kill(actor)
