@@ -31,6 +31,7 @@ class Dataset:
         self._sources = sources
         self._ops = ops or []
         self._inputs = inputs  # union: the datasets whose blocks come first, in order
+        self._stats = _executor.Stats()
 
     # -- building the plan ---------------------------------------------------------------
     def _with(self, transform: Any, placement: dict[str, Any] | None = None) -> Dataset:
@@ -150,6 +151,7 @@ class Dataset:
     # -- running it ------------------------------------------------------------------------
     def _stream(self) -> _executor.BlockStream:
         window = DataContext.get_current().max_blocks_in_flight
+        stats = self._stats = _executor.Stats()
         ops = list(self._ops)
         if self._inputs is not None:
             stream = itertools.chain.from_iterable(d._stream() for d in self._inputs)
@@ -157,7 +159,7 @@ class Dataset:
             first: list[Any] = []
             if ops and ops[0][0] == "map" and not ops[0][2]:
                 first = ops.pop(0)[1]
-            stream = _executor.source_stage(self._sources, first, window)
+            stream = _executor.source_stage(self._sources, first, window, stats)
         for op in ops:
             kind, value = op[0], op[1]
             if kind == "map" and "compute" in op[2]:
@@ -165,7 +167,7 @@ class Dataset:
 
                 stream = actor_stage(stream, value, op[2]["compute"], op[2])
             elif kind == "map":
-                stream = _executor.map_stage(stream, value, window, op[2])
+                stream = _executor.map_stage(stream, value, window, stats, op[2])
             elif kind == "limit":
                 stream = _executor.limit_stage(stream, value)
             else:
@@ -175,6 +177,10 @@ class Dataset:
     def iter_internal_ref_bundles(self) -> Iterator[tuple[Any, int]]:
         """(ObjectRef of a pyarrow.Table block, rows) in order, streamed."""
         return self._stream()
+
+    def stats(self) -> str:
+        """Per-stage blocks, rows, bytes and task time of this dataset's last execution."""
+        return self._stats.summary()
 
     def materialize(self) -> Dataset:
         """Run the plan now and keep the blocks in the object store."""

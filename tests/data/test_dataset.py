@@ -268,3 +268,32 @@ def test_map_batches_resources_are_checked():
         data.range(4).map_batches(lambda b: b, compute=data.ActorPoolStrategy(size=1))
     with pytest.raises(ValueError, match="min_size"):
         data.ActorPoolStrategy(min_size=3, max_size=1)
+
+
+def test_stats_report_each_stage():
+    ds = data.range(100, override_num_blocks=4).map_batches(lambda b: b).random_shuffle()
+    assert ds.stats() == "no stage has run yet"
+    ds.count()
+    stats = ds.stats()
+    assert "Read->MapBatches(<lambda>): 4 blocks, 100 rows" in stats
+
+
+def test_a_dataset_larger_than_the_store_streams_without_spilling():
+    from tests_support import store_stats
+
+    ember.shutdown()
+    ember.init(num_cpus=2, object_store_memory=64 << 20)
+    context = data.DataContext.get_current()
+    context.target_block_rows = 500_000  # 4 MB blocks; 160 MB flow through a 64 MB store
+    try:
+        ds = data.range(20_000_000).map_batches(lambda b: {"y": b["id"] * 2}, batch_size=None)
+        total = 0
+        for batch in ds.iter_batches(batch_size=None):
+            total += len(batch["y"])
+            assert store_stats()["arena_bytes_used"] <= 64 << 20
+        assert total == 20_000_000
+        assert store_stats()["spilled_total"] == 0, "back-pressure kept it in memory"
+    finally:
+        context.target_block_rows = 1_000_000
+        ember.shutdown()
+        ember.init(num_cpus=2)
