@@ -16,8 +16,13 @@ def _live_children() -> list[psutil.Process]:
     alive = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                alive.append(child)
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            # Python's own multiprocessing helper (started by Dask's LocalCluster): one
+            # per test process, it exits with this process.
+            if "multiprocessing.resource_tracker" in " ".join(child.cmdline()):
+                continue
+            alive.append(child)
         except psutil.NoSuchProcess:
             pass
     return alive
