@@ -172,7 +172,7 @@ class Dataset:
                 stream = _executor.limit_stage(stream, value)
             else:
                 stream = iter(value[1](list(stream)))
-        return _progress(stream, len(self._sources))
+        return stream
 
     def iter_internal_ref_bundles(self) -> Iterator[tuple[Any, int]]:
         """(ObjectRef of a pyarrow.Table block, rows) in order, streamed."""
@@ -425,13 +425,3 @@ def _block_aggregate(table: pa.Table, column: str, how: str) -> Any:
     return getattr(pc, how)(table.column(column)).as_py()
 
 
-def _progress(stream: _executor.BlockStream, total: int) -> _executor.BlockStream:
-    if not DataContext.get_current().enable_progress_bars:
-        yield from stream
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="block", desc="ember.data", leave=False) as bar:
-        for item in stream:
-            bar.update(1)
-            yield item

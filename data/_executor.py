@@ -91,12 +91,36 @@ def _windowed(inputs: Iterator[Any], transforms: list[Any], window: int, stats: 
     for _ in range(window):
         if not submit():
             break
-    while pending:
-        block_ref, meta_ref = pending.popleft()
-        meta = ember.get(meta_ref)
-        stats.record(name, meta)
-        submit()  # the consumer took one: one more may start
-        yield block_ref, meta[0]
+    with _progress_bar(name, stats) as bar:
+        while pending:
+            block_ref, meta_ref = pending.popleft()
+            meta = ember.get(meta_ref)
+            stats.record(name, meta)
+            bar.update(1)
+            submit()  # the consumer took one: one more may start
+            yield block_ref, meta[0]
+
+
+class _NoBar:
+    def update(self, count: int) -> None:
+        """Progress bars are off."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _progress_bar(name: str, stats: Stats) -> Any:
+    """A bar per running stage (one line each), when DataContext enables them."""
+    from ._context import DataContext
+
+    if not DataContext.get_current().enable_progress_bars:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(desc=name, unit="block", position=len(stats.stages), leave=False)
 
 
 def limit_stage(upstream: BlockStream, limit: int) -> BlockStream:

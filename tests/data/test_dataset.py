@@ -297,3 +297,18 @@ def test_a_dataset_larger_than_the_store_streams_without_spilling():
         context.target_block_rows = 1_000_000
         ember.shutdown()
         ember.init(num_cpus=2)
+
+
+def test_reads_any_pyarrow_filesystem_uri(tmp_path):
+    pq.write_table(pa.table({"a": [1, 2, 3]}), tmp_path / "t.parquet")
+    assert data.read_parquet(f"file://{tmp_path}").sum("a") == 6
+
+
+def test_progress_bars_can_be_switched_on(capsys):
+    context = data.DataContext.get_current()
+    context.enable_progress_bars = True
+    try:
+        assert data.range(10, override_num_blocks=2).map_batches(lambda b: b).count() == 10
+    finally:
+        context.enable_progress_bars = False
+    assert "Read->MapBatches" in capsys.readouterr().err
