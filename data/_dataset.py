@@ -149,8 +149,8 @@ class Dataset:
         return self._barrier("Zip", lambda b: zip_bundles(b, list(other._stream())))
 
     # -- running it ------------------------------------------------------------------------
-    def _stream(self) -> _executor.BlockStream:
-        window = DataContext.get_current().max_blocks_in_flight
+    def _stream(self, prefetch: int = 0) -> _executor.BlockStream:
+        window = max(DataContext.get_current().max_blocks_in_flight, prefetch)
         stats = self._stats = _executor.Stats()
         ops = list(self._ops)
         if self._inputs is not None:
@@ -191,14 +191,23 @@ class Dataset:
 
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str = "default",
                      drop_last: bool = False, prefetch_batches: int = 1) -> Iterator[Any]:
-        """Batches of ``batch_size`` rows across block boundaries, as they are computed."""
+        """Batches of ``batch_size`` rows across block boundaries, as they are computed.
+
+        ``prefetch_batches``: blocks are computed ahead of the consumer; at least this
+        many batches' worth of blocks are kept in flight (and at least
+        ``DataContext.max_blocks_in_flight``).
+        """
         fmt = check_batch_format(batch_format)
+        if isinstance(prefetch_batches, bool) or not isinstance(prefetch_batches, int) \
+                or prefetch_batches < 0:
+            raise ValueError(f"prefetch_batches must be an int >= 0, got {prefetch_batches!r}")
+
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
         carry: list[pa.Table] = []
         carried = 0
-        for ref, rows in self._stream():
+        for ref, rows in self._stream(prefetch_batches):
             if not rows:
                 continue
             table = ember.get(ref)
