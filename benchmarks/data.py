@@ -15,7 +15,8 @@ The dataset (made once, cached in ``benchmarks/.data-cache/rows-<N>/``, git-igno
 10 parquet files, ``--rows`` rows in all (default 10M), 4 row groups per file, columns
 ``id`` int64, ``x`` and ``y`` float64 in [0, 1), ``cat`` string with 10 distinct values.
 
-Workloads (each timed end to end, plan construction included; median of ``--repeats``):
+Workloads (each timed end to end, plan construction included; after one untimed run of
+every workload on the first two files, the median of ``--repeats`` runs):
 
 =========================  ==========================================================
 ``map_sum_rows_per_s``     read_parquet(x, y) -> map_batches(z = 2x + y) -> sum(z)
@@ -29,14 +30,17 @@ The workload code only uses names both ``ember.data`` and ``ray.data`` have, so 
 same code on both engines (the data module is passed around as ``rd``). Both engines run
 with ``init(num_cpus=2)``. Batches are Arrow (``batch_format="pyarrow"``) where the
 baseline sees Arrow too (iterating, shuffling), so the figures measure the engine rather
-than a numpy conversion of the string column; ``map_batches`` uses numpy batches and its
-default batch size, as a user would write it.
+than a numpy conversion of the string column. ``map_batches`` uses numpy batches and the
+engine's default batch size, as a user would write it: note the defaults differ (Ember:
+1024 rows, Ray's legacy default; Ray 2.60: ``None``, whole blocks). Columns are projected
+with ``read_parquet(columns=)`` (Ray 2.60 warns that it prefers ``select_columns``).
 
 Baseline: the same workloads with plain pyarrow, single-threaded (``pa.set_cpu_count(1)``,
 ``pa.set_io_thread_count(1)``, ``use_threads=False``), in one process. An ember (or ray)
-run starts it as a child ``--engine pyarrow`` process first and prints its figures with a
-``pyarrow_`` prefix, then ``<workload>_vs_pyarrow`` lines (unit ``x``, > 1 means the engine
-beats the baseline: engine/pyarrow for rates, pyarrow/engine for seconds and memory).
+run starts it first as a child ``--engine pyarrow`` process (skip with ``--no-baseline``),
+prints its figures with a ``pyarrow_`` prefix, then ``<workload>_vs_pyarrow`` lines (unit
+``x``, > 1 means the engine beats the baseline: engine/pyarrow for rates, pyarrow/engine
+for seconds and memory).
 Targets for ember: map_sum >= 1.5x, iter_batches >= 0.8x, groupby >= 1x, shuffle >= 0.5x,
 and a peak PSS below 1/3 of Ray Data's (``peak_pss_vs_ray`` >= 3 after ``--compare ray``).
 
@@ -81,7 +85,9 @@ SHUFFLE_ROWS = 1_000_000
 ITER_BATCH_SIZE = 1024
 SAMPLE_INTERVAL_S = 0.05
 CACHE_DIR = BENCH_DIR / ".data-cache"
-RAY_DATA_PACKAGES = (f"ray[data]=={RAY_VERSION}", "numpy", "psutil", "pandas", "pyarrow")
+#: aiohttp: Ray Data 2.60 imports fsspec's HTTP filesystem on every read_parquet and only
+#: tolerates ModuleNotFoundError; a recent fsspec without aiohttp fails with ImportError.
+RAY_DATA_PACKAGES = (f"ray[data]=={RAY_VERSION}", "numpy", "psutil", "pandas", "pyarrow", "aiohttp")
 SUBPROCESS_TIMEOUT_S = 3600.0
 
 
@@ -140,14 +146,13 @@ def ensure_dataset(rows: int) -> DataFiles:
             staging.rename(target)
         except OSError:  # a concurrent run won the race: use its files
             shutil.rmtree(staging, ignore_errors=True)
-    return describe_dataset(target)
+    return describe_files(sorted(str(p) for p in target.glob("part-*.parquet")))
 
 
-def describe_dataset(directory: Path) -> DataFiles:
-    """File list and row counts from the parquet footers (the shuffle takes whole files up to 1M rows)."""
+def describe_files(paths: list[str]) -> DataFiles:
+    """Row counts from the parquet footers; the shuffle takes whole files up to 1M rows."""
     import pyarrow.parquet as pq
 
-    paths = sorted(str(p) for p in directory.glob("part-*.parquet"))
     counts = [pq.ParquetFile(p).metadata.num_rows for p in paths]
     shuffle_paths, shuffle_rows = [], 0
     for path, count in zip(paths, counts):
@@ -201,13 +206,6 @@ def engine_groupby(rd: ModuleType, files: DataFiles) -> int:
     """A keyed aggregation over every row; the result (10 rows) is pulled to the driver."""
     groups = rd.read_parquet(files.paths, columns=["cat", "x"]).groupby("cat").mean("x").take_all()
     return check_groups(len(groups))
-
-
-def engine_warm_up(rd: ModuleType) -> None:
-    """Start workers and import pyarrow in them so no figure pays those first-call costs."""
-    items = [{"x": float(i), "y": 1.0} for i in range(100)]
-    for _ in range(2):
-        rd.from_items(items).map_batches(add_z, batch_format="numpy").sum("z")
 
 
 def check_rows(rows: int, expected: int) -> int:
@@ -344,6 +342,18 @@ class PeakPss:
         self.peak_bytes = max(self.peak_bytes, self.tree_pss())
 
 
+def warm_up(run: Callable[[Workload, DataFiles], int], files: DataFiles) -> None:
+    """Run every workload once, untimed, on the first two files.
+
+    First calls are expensive everywhere and are not what the figures are about: workers
+    start, and each process's first parquet read imports pyarrow.dataset (~0.15 s, which
+    alone halves a 2M-row figure); Ray also builds its shuffle machinery on first use.
+    """
+    small = describe_files(files.paths[:NUM_CPUS])
+    for workload in WORKLOADS:
+        run(workload, small)
+
+
 def median_seconds(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
     """Median wall seconds of ``repeats`` calls (garbage collected between) and what the last processed."""
     times, done = [], 0
@@ -355,11 +365,13 @@ def median_seconds(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
     return statistics.median(times), done
 
 
-def measure_workloads(run: Callable[[Workload], int], repeats: int) -> list[Figure]:
-    """Time every workload through ``run`` and print its figure as soon as it is known."""
+def measure_workloads(run: Callable[[Workload, DataFiles], int], files: DataFiles,
+                      repeats: int) -> list[Figure]:
+    """Warm up, then time every workload through ``run`` and print its figure at once."""
+    warm_up(run, files)
     figures = []
     for workload in WORKLOADS:
-        seconds, done = median_seconds(lambda: run(workload), repeats)
+        seconds, done = median_seconds(lambda: run(workload, files), repeats)
         value = seconds if workload.unit == "s" else done / seconds
         figures.append(emit(workload.figure, value, workload.unit))
     return figures
@@ -373,8 +385,7 @@ def run_engine(engine: str, files: DataFiles, repeats: int) -> list[Figure]:
         rt.init(num_cpus=NUM_CPUS)
         try:
             rd.DataContext.get_current().enable_progress_bars = False
-            engine_warm_up(rd)
-            figures = measure_workloads(lambda w: w.on_engine(rd, files), repeats)
+            figures = measure_workloads(lambda w, f: w.on_engine(rd, f), files, repeats)
         finally:
             rt.shutdown()
     return [*figures, emit(PEAK_PSS, pss.peak_bytes / 2**20, "mb")]
@@ -384,7 +395,7 @@ def run_baseline_here(files: DataFiles, repeats: int) -> list[Figure]:
     """Every workload on single-threaded pyarrow in this process."""
     single_threaded_pyarrow()
     with PeakPss() as pss:
-        figures = measure_workloads(lambda w: w.on_baseline(files), repeats)
+        figures = measure_workloads(lambda w, f: w.on_baseline(f), files, repeats)
     return [*figures, emit(PEAK_PSS, pss.peak_bytes / 2**20, "mb")]
 
 
@@ -436,7 +447,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=ENGINES, default="ember", help="what to measure (default ember)")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="dataset size (default 10,000,000)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per workload; the median is printed")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per workload, after one warm-up; the median is printed (default 3)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pyarrow baseline and ratios")
     parser.add_argument("--compare", choices=("ray",),
                         help="measure ember here, then the same workloads on Ray Data in benchmarks/.venv-ray")

@@ -14,7 +14,7 @@ import ember
 from . import _executor
 from ._blocks import check_batch_format, to_batch
 from ._context import DataContext
-from ._transforms import AddColumn, Columns, MapBatches, RowMap
+from ._transforms import AddColumn, BlockAggregate, Columns, MapBatches, RowMap
 
 
 class Dataset:
@@ -46,13 +46,14 @@ class Dataset:
             ops.append(("map", [transform], placement))
         return Dataset(self._sources, ops, self._inputs)
 
-    def map_batches(self, fn: Any, *, batch_size: int | None | str = "default",
+    def map_batches(self, fn: Any, *, batch_size: int | None | str = None,
                     batch_format: str = "default", fn_args: tuple = (),
                     fn_kwargs: dict | None = None, fn_constructor_args: tuple = (),
                     fn_constructor_kwargs: dict | None = None, compute: Any = None,
                     concurrency: Any = None, num_cpus: float | None = None,
                     num_gpus: float | None = None, **unknown: Any) -> Dataset:
         """Apply ``fn`` to batches (dict of numpy arrays by default); it returns a batch.
+        By default a batch is a whole block (``batch_size=None``), the cheapest.
 
         A callable class is constructed once per worker process and then reused, so a
         model is loaded once, not once per batch.
@@ -63,7 +64,7 @@ class Dataset:
             raise TypeError(f"map_batches needs a function or a callable class, got {fn!r}")
         placement = _placement(fn, compute, concurrency, num_cpus, num_gpus)
         if batch_size == "default":
-            batch_size = 1024
+            batch_size = None  # whole blocks, as Ray Data 2.60: one call per block
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
@@ -415,22 +416,16 @@ def _check_n(n: int) -> None:
 
 
 def _reduce(dataset: Dataset, column: str, how: str) -> Any:
+    """A keyless aggregate: each block is reduced to one row in the task that makes it
+    (fused, so no block is stored), then the partial results are combined here."""
     import pyarrow.compute as pc
 
-    partials = []
-    for ref, rows in dataset.select_columns([column])._stream():
-        if rows:
-            partials.append(_block_aggregate.remote(ref, column, how))
-    values = [v for v in ember.get(partials) if v is not None]
+    partials = dataset._with(BlockAggregate(column, how))
+    tables = [ember.get(ref) for ref, rows in partials._stream() if rows]
+    values = [v for table in tables for v in table.column("value").to_pylist()
+              if v is not None]
     if not values:
         return None
     return getattr(pc, how)(pa.array(values)).as_py()
-
-
-@ember.remote
-def _block_aggregate(table: pa.Table, column: str, how: str) -> Any:
-    import pyarrow.compute as pc
-
-    return getattr(pc, how)(table.column(column)).as_py()
 
 

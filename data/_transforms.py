@@ -126,6 +126,26 @@ class AddColumn:
 
 
 @dataclass
+class BlockAggregate:
+    """A block reduced to one row ``{"value": sum/min/max of column}``."""
+
+    column: str
+    how: str
+    name: str = "Aggregate"
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        import pyarrow.compute as pc
+
+        if self.column not in table.column_names:
+            raise KeyError(f"unknown column {self.column!r}; the dataset has "
+                           f"{table.column_names}")
+        if not table.num_rows:
+            return pa.table({"value": pa.array([], type=table.column(self.column).type)})
+        value = getattr(pc, self.how)(table.column(self.column))
+        return pa.table({"value": pa.array([value.as_py()])})
+
+
+@dataclass
 class Slice:
     start: int
     stop: int
