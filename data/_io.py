@@ -65,10 +65,12 @@ class ReadTask:
 
             with fs.open_input_file(self.path) as handle:
                 parquet = pq.ParquetFile(handle)
+                # One thread per read: the parallelism comes from running many tasks.
                 if self.row_groups is None:
-                    table = parquet.read(columns=self.columns)
+                    table = parquet.read(columns=self.columns, use_threads=False)
                 else:
-                    table = parquet.read_row_groups(self.row_groups, columns=self.columns)
+                    table = parquet.read_row_groups(self.row_groups, columns=self.columns,
+                                                    use_threads=False)
         elif self.file_format == "csv":
             import pyarrow.csv as pacsv
 
@@ -106,8 +108,8 @@ def parquet_tasks(fs: pafs.FileSystem, files: list[str], columns: list[str] | No
     tasks = []
     for path in files:
         with fs.open_input_file(path) as handle:
-            metadata = pq.ParquetFile(handle).metadata
-            schema_names = pq.ParquetFile(handle).schema_arrow.names
+            parquet = pq.ParquetFile(handle)
+            metadata, schema_names = parquet.metadata, parquet.schema_arrow.names
         if columns is not None:
             missing = [c for c in columns if c not in schema_names]
             if missing:
