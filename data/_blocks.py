@@ -81,3 +81,26 @@ def _uniform_arrays(items: list[Any]) -> bool:
 
 def slice_rows(table: pa.Table, start: int, stop: int) -> pa.Table:
     return table.slice(start, max(0, stop - start))
+
+
+def rebatch(tables: Any, batch_size: int | None, batch_format: str,
+            drop_last: bool) -> Any:
+    """Batches of exactly ``batch_size`` rows (the last may be short) across tables;
+    ``None``: one batch per table."""
+    carry: list[pa.Table] = []
+    carried = 0
+    for table in tables:
+        if not table.num_rows:
+            continue
+        if batch_size is None:
+            yield to_batch(table, batch_format)
+            continue
+        carry.append(table)
+        carried += table.num_rows
+        while carried >= batch_size:
+            joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
+            yield to_batch(joined.slice(0, batch_size), batch_format)
+            rest = joined.slice(batch_size)
+            carry, carried = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+    if carried and not drop_last:
+        yield to_batch(pa.concat_tables(carry) if len(carry) > 1 else carry[0], batch_format)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import ember
 
 from . import _executor
-from ._blocks import check_batch_format, to_batch
+from ._blocks import check_batch_format, rebatch
 from ._context import DataContext
 from ._transforms import AddColumn, BlockAggregate, Columns, MapBatches, RowMap
 
@@ -206,25 +206,8 @@ class Dataset:
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-        carry: list[pa.Table] = []
-        carried = 0
-        for ref, rows in self._stream(prefetch_batches):
-            if not rows:
-                continue
-            table = ember.get(ref)
-            if batch_size is None:
-                yield to_batch(table, fmt)
-                continue
-            carry.append(table)
-            carried += rows
-            while carried >= batch_size:
-                joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
-                yield to_batch(joined.slice(0, batch_size), fmt)
-                rest = joined.slice(batch_size)
-                carry, carried = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
-        if carried and not drop_last:
-            joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
-            yield to_batch(joined, fmt)
+        tables = (ember.get(ref) for ref, rows in self._stream(prefetch_batches) if rows)
+        yield from rebatch(tables, batch_size, fmt, drop_last)
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         for batch in self.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 import ember
 
-from ._blocks import check_batch_format, to_batch
+from ._blocks import check_batch_format, rebatch
 
 
 def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[list[tuple[Any, int]]]:
@@ -98,22 +98,8 @@ class DataIterator:
 
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str = "default",
                      drop_last: bool = False) -> Iterator[Any]:
-        fmt = check_batch_format(batch_format)
-        carry: list[pa.Table] = []
-        carried = 0
-        for table in self._blocks():
-            if batch_size is None:
-                yield to_batch(table, fmt)
-                continue
-            carry.append(table)
-            carried += table.num_rows
-            while carried >= batch_size:
-                joined = pa.concat_tables(carry) if len(carry) > 1 else carry[0]
-                yield to_batch(joined.slice(0, batch_size), fmt)
-                rest = joined.slice(batch_size)
-                carry, carried = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
-        if carried and not drop_last:
-            yield to_batch(pa.concat_tables(carry) if len(carry) > 1 else carry[0], fmt)
+        yield from rebatch(self._blocks(), batch_size, check_batch_format(batch_format),
+                           drop_last)
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         for batch in self.iter_batches(batch_size=None, batch_format="pyarrow"):
