@@ -71,14 +71,6 @@ class Arena:
     def copy_out(self, offset: int, size: int) -> memoryview:
         return self._rw_view[offset:offset + size]
 
-    def release_pages(self, offset: int, size: int) -> None:
-        """Give the pages of a freed range back to the kernel (they refault on reuse)."""
-        page = mmap.PAGESIZE
-        start = (offset + page - 1) // page * page
-        end = (offset + size) // page * page
-        if end > start:
-            self._rw.madvise(mmap.MADV_REMOVE, start, end - start)
-
     def close(self) -> None:
         self._rw_view.release()
         try:

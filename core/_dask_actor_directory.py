@@ -44,6 +44,7 @@ class DaskActorDirectory:
         self.client = backend.client
         self.caller = uuid.uuid4().hex  # this process, as a caller of actors
         self.actors: dict[str, DaskActor] = {}
+        self._foreign: dict[str, itertools.count] = {}  # call numbers for others' actors
         self._lock = threading.Lock()
 
     def create(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> ActorHandle:
@@ -126,8 +127,7 @@ class DaskActorDirectory:
         return backend.split_local(future, value, num_returns, name)
 
     def _counter(self, actor_id: str) -> itertools.count:
-        counters = self.__dict__.setdefault("_foreign", {})
-        return counters.setdefault(actor_id, itertools.count())
+        return self._foreign.setdefault(actor_id, itertools.count())
 
     def _observe(self, actor: DaskActor, generation: str, done: Any) -> None:
         """A call failed for a reason other than the method raising: the actor's worker
