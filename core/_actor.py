@@ -104,6 +104,11 @@ def _rebuild_class(function_id: int, cls: type, options: ActorOptions) -> ActorC
 class ActorHandle(Generic[T]):
     """A reference to a running actor; call methods with ``handle.method.remote(...)``."""
 
+    _actor_id: Any
+    _class_name: str
+    _methods: dict[str, MethodInfo]
+    _keepalive: ObjectRef[Any]
+
     def __init__(self, *args: Any, **kwargs: Any):
         raise TypeError("actor handles come from ActorClass.remote() or ember.get_actor()")
 

@@ -28,6 +28,12 @@ class PlacementGroup:
         ember.remove_placement_group(pg)
     """
 
+    id: int
+    bundle_specs: list[dict[str, float]]
+    strategy: str
+    name: str | None
+    _ready_ref: ObjectRef[Any]
+
     def __init__(self, *args: Any, **kwargs: Any):
         raise TypeError("placement groups are created with ember.placement_group(bundles)")
 

@@ -34,6 +34,11 @@ class ObjectRefGenerator:
         assert [ember.get(ref) for ref in count.remote(3)] == [0, 1, 2]
     """
 
+    _task_id: Any
+    _end_ref: ObjectRef[Any]
+    _runtime: Any
+    _index: int
+
     def __init__(self, *args: Any, **kwargs: Any):
         raise TypeError("an ObjectRefGenerator comes from a num_returns='streaming' call")
 
