@@ -301,7 +301,8 @@ class Dataset:
         """One file per block, written by the worker that holds it."""
         from ._io import write_block
 
-        os.makedirs(path, exist_ok=True) if "://" not in path else None
+        if "://" not in path:
+            os.makedirs(path, exist_ok=True)
         writes = [write_block.remote(ref, path, index, file_format)
                   for index, (ref, _) in enumerate(self._stream())]
         ember.get(writes)
