@@ -97,16 +97,10 @@ class MessageHandlers:
             store.incref(object_id)
             worker.held[object_id] += 1
         for object_id in decrefs:
-            if worker.held[object_id] > 0:
-                worker.held[object_id] -= 1
-                if not worker.held[object_id]:
-                    del worker.held[object_id]
+            if _take_one(worker.held, object_id):
                 store.decref(object_id)
         for object_id in unpins:
-            if worker.pins[object_id] > 0:
-                worker.pins[object_id] -= 1
-                if not worker.pins[object_id]:
-                    del worker.pins[object_id]
+            if _take_one(worker.pins, object_id):
                 store.unpin(object_id)
 
     def _on_submit(self, worker: WorkerSlot, task_id: int, function_id: int,
@@ -122,10 +116,7 @@ class MessageHandlers:
             pool = node.extras.pool_of(options, options.resource_demand(), f"task {name!r}")
         except Exception as error:  # e.g. a removed placement group: the results raise it
             node.release_arguments(args)
-            for return_id in return_ids:
-                node.store.create(return_id)
-                worker.held[return_id] += 1
-                node.store.seal(return_id, P.error(error))
+            self._fail_results(worker, return_ids, error)
             return
         task = Task(
             task_id=task_id, function_id=function_id, name=name,
@@ -135,6 +126,14 @@ class MessageHandlers:
             depth=depth, submitter=worker.index, pool=pool, streaming=options.streaming,
             backpressure=options.generator_backpressure_num_objects)
         node.admit(task, nested, holder=worker)
+
+    def _fail_results(self, worker: WorkerSlot, return_ids: list[int],
+                      error: BaseException) -> None:
+        """A call refused before it ran: its results (held by the caller) raise ``error``."""
+        for return_id in return_ids:
+            self.node.store.create(return_id)
+            worker.held[return_id] += 1
+            self.node.store.seal(return_id, P.error(error))
 
     def _on_put(self, worker: WorkerSlot, object_id: int, payload: P.Payload,
                 contained: list[int]) -> None:
@@ -297,10 +296,7 @@ class MessageHandlers:
                              num_returns, task_id, holder=worker)
         except Exception as error:  # unknown actor: its results raise the error
             node.release_arguments(args)
-            for return_id in return_ids:
-                node.store.create(return_id)
-                worker.held[return_id] += 1
-                node.store.seal(return_id, P.error(error))
+            self._fail_results(worker, return_ids, error)
 
     def _on_actor_kill(self, worker: WorkerSlot, actor_id: int, no_restart: bool) -> None:
         self.node.extras.kill(actor_id, no_restart)
@@ -368,3 +364,13 @@ class MessageHandlers:
                     worker.signal_when_spawned = CANCEL_SIGNAL
             except (OSError, ProcessLookupError):
                 pass
+
+
+def _take_one(counts: Any, object_id: int) -> bool:
+    """Decrement a per-worker count; False if the worker did not hold one."""
+    if counts[object_id] <= 0:
+        return False
+    counts[object_id] -= 1
+    if not counts[object_id]:
+        del counts[object_id]
+    return True
