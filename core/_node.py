@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import _thread
 import itertools
 import os
 import shutil
@@ -25,7 +24,6 @@ from typing import Any
 
 from . import _payload as P
 from . import _serialization
-from ._serialization import is_plain
 from ._arena import Arena
 from ._backend import LocalRefCounts
 from ._env import spill_parent_dir
@@ -38,34 +36,12 @@ from ._task_args import split_args
 from ._worker_pool import WorkerPool
 from ._actors import ActorDirectory
 from ._node_actors import NodeActors
+from ._latch import Latch
+from ._node_calls import NodeCalls
 from ._streams import ObjectRefGenerator, Streams
-from ._actor import ActorHandle
-from ._placement_group import PlacementGroup
 from .exceptions import (EmberError, GetTimeoutError, TaskCancelledError)
 
 
-class _Latch:
-    """Wakes a waiting thread once ``count`` objects are ready.
-
-    Counted down under the node lock; the wake-up itself runs after the lock is
-    released (``after_lock``), so the woken thread does not immediately block on it.
-    """
-
-    __slots__ = ("remaining", "_gate", "_after_lock")
-
-    def __init__(self, count: int, after_lock: list[Any]):
-        self.remaining = count
-        self._gate = _thread.allocate_lock()  # cheaper than threading.Event
-        self._gate.acquire()
-        self._after_lock = after_lock
-
-    def count_down(self) -> None:
-        self.remaining -= 1
-        if self.remaining == 0:
-            self._after_lock.append(self._gate.release)
-
-    def wait(self, timeout: float | None) -> bool:
-        return self._gate.acquire(timeout=-1 if timeout is None else timeout)
 
 
 def default_object_store_memory() -> int:
@@ -103,6 +79,7 @@ class Node(LocalRefCounts):
         self.actors = ActorDirectory(self)
         self.extras = NodeActors(self)
         self.streams = Streams(self)
+        self.calls = NodeCalls(self)
         from ._node_io import NodeIO
 
         self.io = NodeIO(self)
@@ -288,7 +265,7 @@ class Node(LocalRefCounts):
             waiting = {oid for oid in ids if not self.store.is_ready(oid)}
             if waiting:
                 self.io.flush()  # deferred calls may be what we wait for
-                latch = _Latch(len(waiting), self.after_lock)
+                latch = Latch(len(waiting), self.after_lock)
                 for object_id in waiting:
                     self.store.on_ready(object_id, latch.count_down)
                 producer = self.io.claim_producer(waiting)
@@ -323,7 +300,7 @@ class Node(LocalRefCounts):
             latch = None
             self.io.flush()
             if len(ready) < num_returns and timeout != 0:
-                latch = _Latch(num_returns - len(ready), self.after_lock)
+                latch = Latch(num_returns - len(ready), self.after_lock)
                 for object_id in {oid for oid in ids if not self.store.is_ready(oid)}:
                     self.store.on_ready(object_id, latch.count_down)
         if latch is not None:
@@ -367,115 +344,32 @@ class Node(LocalRefCounts):
         self.after_lock.clear()
         return callbacks
 
-    # -- Backend: actors ------------------------------------------------------------------
+    # -- Backend: actors, placement groups and streams (see _node_calls) ---------------------
     def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
-        self._check_alive()
-        serialized, ref_slots = split_args(args, kwargs)
-        shipped = actor_class._shipped
-        blob = self.functions.get(shipped.function_id) or shipped.blob()
-        with self.lock:
-            self.drain_ref_events()
-            args_payload = self.args_payload(serialized)
-            try:
-                actor_id, handle_id, existed = self.extras.create(
-                    shipped.function_id, blob, actor_class.__name__, actor_class._methods,
-                    actor_class.is_async, options, args_payload, ref_slots,
-                    serialized.contained_refs, holder=None)
-            except BaseException:
-                self.release_arguments(args_payload)
-                raise
-            if existed:
-                self.release_arguments(args_payload)  # get_if_exists: no new actor
-            record = self.actors.actors[actor_id]
-            self.io.dispatch()
-        return ActorHandle._make(actor_id, record.class_name, record.methods,
-                                 ObjectRef._make(handle_id, self, counted=True))
+        return self.calls.create_actor(actor_class, args, kwargs, options)
 
     def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
                    num_returns: Any) -> Any:
-        if handle._keepalive._runtime is not self or not self.alive:
-            from ._context import stale_ref_error
-
-            raise stale_ref_error(handle)
-        if num_returns == 1 and not kwargs and is_plain(args):
-            return self._call_actor_plain(handle._actor_id, method, args)
-        serialized, ref_slots = split_args(args, kwargs)
-        streaming = num_returns == "streaming"
-        with self.lock:
-            self.drain_ref_events()
-            return_ids = [self.new_id() for _ in range(1 if streaming else max(num_returns, 1))]
-            call = self.extras.call(handle._actor_id, method, self.args_payload(serialized),
-                                    ref_slots, serialized.contained_refs, return_ids,
-                                    num_returns, self.new_id(), holder=None)
-        refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
-        if streaming:
-            return ObjectRefGenerator._make(call.task_id, refs[0], self)
-        return refs[:num_returns]
-
-    def _call_actor_plain(self, actor_id: int, method: str, args: tuple) -> list[ObjectRef]:
-        """The common call — builtin-typed positional arguments, one result — without
-        the general path's argument scanning (plain values hold no refs)."""
-        args_payload = (None, (P.INLINE, _serialization.plain_dumps((list(args), {})), []))
-        with self.lock:
-            self.drain_ref_events()
-            return_id = self.new_id()
-            self.extras.call(actor_id, method, args_payload, [], [], [return_id], 1,
-                             self.new_id(), holder=None)
-        return [ObjectRef._make(return_id, self, counted=True)]
+        return self.calls.call_actor(handle, method, args, kwargs, num_returns)
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:
-        with self.lock:
-            self.extras.kill(handle._actor_id, no_restart)
+        self.calls.kill_actor(handle, no_restart)
 
     def get_actor(self, name: str, namespace: str | None) -> Any:
-        with self.lock:
-            self.drain_ref_events()
-            record = self.extras.lookup(name, namespace, holder=None)
-        keepalive = ObjectRef._make(record.handle_id, self, counted=True)
-        return ActorHandle._make(record.actor_id, record.class_name, record.methods, keepalive)
+        return self.calls.get_actor(name, namespace)
 
-    # -- Backend: placement groups and streams -----------------------------------------------
     def placement_group(self, bundles: list[dict[str, float]], strategy: str,
-                        name: str | None) -> PlacementGroup:
-        self._check_alive()
-        with self.lock:
-            self.drain_ref_events()
-            group_id, ready_id = self.extras.create_group(bundles, strategy)
-            self.store.incref(ready_id)  # the group handle's ready() ref
-            self.io.dispatch()
-        ready = ObjectRef._make(ready_id, self, counted=True)
-        return PlacementGroup._make(group_id, bundles, strategy, name, ready)
+                        name: str | None) -> Any:
+        return self.calls.placement_group(bundles, strategy, name)
 
-    def remove_placement_group(self, group: PlacementGroup) -> None:
-        with self.lock:
-            self.extras.remove_group(group.id)
-            self.io.dispatch()
-            callbacks = self.take_after_lock()
-        for callback in callbacks:
-            callback()
+    def remove_placement_group(self, group: Any) -> None:
+        self.calls.remove_placement_group(group)
 
     def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self.lock:
-                self.drain_ref_events()
-                status, value = self.streams.poll(task_id, index, None)
-                if status == "wait":
-                    latch = _Latch(1, self.after_lock)
-                    self.streams.on_change(task_id, latch.count_down)
-            if status == "item":
-                return ObjectRef._make(value, self, counted=True)
-            if status == "end":
-                raise StopIteration
-            if status == "error":
-                raise P.error_from(value)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not latch.wait(remaining):
-                raise GetTimeoutError(f"no new item from the stream within {timeout}s")
+        return self.calls.stream_next(task_id, index, timeout)
 
     def stream_release(self, task_id: int) -> None:
-        with self.lock:
-            self.streams.release(task_id)
+        self.calls.stream_release(task_id)
 
     # -- Backend: info and lifecycle -------------------------------------------------------
     def cluster_resources(self) -> dict[str, float]:
