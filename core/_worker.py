@@ -160,10 +160,7 @@ class TaskLoop:
          env, depth, stream) = message
         start = time.time()
         try:
-            function = self._function(function_id, blob)
-            args, kwargs = self.arguments(args_payload, ref_values)
-            if env:
-                os.environ.update(env)
+            function, args, kwargs = self._load(function_id, blob, args_payload, ref_values, env)
             self.runtime.depth = depth
             results, values = self.invoke(task_id, lambda: function(*args, **kwargs), name,
                                           len(return_ids), stream)
@@ -235,15 +232,22 @@ class TaskLoop:
          concurrency, is_async) = message
         start = time.time()
         try:
-            cls = self._function(class_id, blob)
-            args, kwargs = self.arguments(args_payload, ref_values)
-            if env:
-                os.environ.update(env)
+            cls, args, kwargs = self._load(class_id, blob, args_payload, ref_values, env)
             self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
             results: Any = []
         except BaseException as error:  # the constructor failed: the actor is dead
             results = P.error(capture(error, f"{name}.__init__"))
         self.finished(task_id, results, None, start)
+
+    def _load(self, function_id: int, blob: bytes | None, args_payload: tuple,
+              ref_values: list, env: dict | None) -> tuple[Any, list, dict]:
+        """What a task or an actor's constructor needs before it runs: the function (or
+        class), its arguments, and the environment (e.g. CUDA_VISIBLE_DEVICES)."""
+        function = self._function(function_id, blob)
+        args, kwargs = self.arguments(args_payload, ref_values)
+        if env:
+            os.environ.update(env)
+        return function, args, kwargs
 
     def _function(self, function_id: int, blob: bytes | None) -> Any:
         function = self.functions.get(function_id)
