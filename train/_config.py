@@ -1,0 +1,150 @@
+"""The settings a training run is described by: how many workers, where results go, how
+many checkpoints to keep, how many failures to survive. Checked when built, so a typo
+fails at the call that made it rather than minutes into a run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{owner}({name}=...) must be an int >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """How many training workers, and what each one holds.
+
+    Example::
+
+        ScalingConfig(num_workers=2)                       # 2 workers, 1 CPU each
+        ScalingConfig(num_workers=4, use_gpu=True)         # 1 GPU each, nccl
+        ScalingConfig(num_workers=2, resources_per_worker={"CPU": 2})
+    """
+
+    num_workers: int = 1
+    use_gpu: bool = False
+    resources_per_worker: Mapping[str, float] | None = None
+    """Per worker, e.g. ``{"CPU": 2, "GPU": 1}`` (default: 1 CPU, plus 1 GPU with use_gpu)."""
+    placement_strategy: str = "PACK"
+    """How the workers' bundles are placed on nodes (Ray's placement-group strategies)."""
+
+    def __post_init__(self) -> None:
+        _check_int("ScalingConfig", "num_workers", self.num_workers, 1)
+        if not isinstance(self.use_gpu, bool):
+            raise TypeError(f"ScalingConfig(use_gpu=...) must be a bool, got {self.use_gpu!r}")
+        if self.placement_strategy not in _STRATEGIES:
+            raise ValueError(
+                f"ScalingConfig(placement_strategy=...) must be one of {_STRATEGIES}, "
+                f"got {self.placement_strategy!r}")
+        if self.resources_per_worker is not None:
+            if not isinstance(self.resources_per_worker, Mapping):
+                raise ValueError("ScalingConfig(resources_per_worker=...) must be a dict such as "
+                                 f"{{'CPU': 1}}, got {self.resources_per_worker!r}")
+            for key, amount in self.resources_per_worker.items():
+                if not isinstance(key, str) or isinstance(amount, bool) \
+                        or not isinstance(amount, (int, float)) or amount < 0:
+                    raise ValueError(
+                        "ScalingConfig(resources_per_worker=...) maps resource names to "
+                        f"amounts >= 0, got {key!r}: {amount!r}")
+
+    def worker_resources(self) -> dict[str, float]:
+        """One worker's bundle: CPU and GPU spelled as Ember's resource names."""
+        resources = {"CPU": 1.0, **({"GPU": 1.0} if self.use_gpu else {})}
+        for key, amount in (self.resources_per_worker or {}).items():
+            resources[key.upper() if key.lower() in ("cpu", "gpu") else key] = float(amount)
+        return resources
+
+    @property
+    def num_cpus_per_worker(self) -> float:
+        return self.worker_resources().get("CPU", 0.0)
+
+    @property
+    def num_gpus_per_worker(self) -> float:
+        return self.worker_resources().get("GPU", 0.0)
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Which persisted checkpoints to keep.
+
+    ``num_to_keep`` best by ``checkpoint_score_attribute`` (the newest when that is not
+    set); the latest checkpoint is always kept, so a restart never loses progress.
+    """
+
+    num_to_keep: int | None = None
+    checkpoint_score_attribute: str | None = None
+    checkpoint_score_order: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.num_to_keep is not None:
+            _check_int("CheckpointConfig", "num_to_keep", self.num_to_keep, 1)
+        if self.checkpoint_score_order not in ("max", "min"):
+            raise ValueError("CheckpointConfig(checkpoint_score_order=...) must be 'max' or "
+                             f"'min', got {self.checkpoint_score_order!r}")
+        attribute = self.checkpoint_score_attribute
+        if attribute is not None and (not isinstance(attribute, str) or not attribute):
+            raise ValueError("CheckpointConfig(checkpoint_score_attribute=...) must be a metric "
+                             f"name, got {attribute!r}")
+
+
+@dataclass(frozen=True)
+class FailureConfig:
+    """How many times a failed run restarts from its latest checkpoint (-1: always)."""
+
+    max_failures: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("FailureConfig", "max_failures", self.max_failures, -1)
+
+
+def default_storage_path() -> str:
+    return os.environ.get("EMBER_STORAGE_PATH") or os.path.join(
+        os.path.expanduser("~"), "ember_results")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where a run's checkpoints and results go, and how it copes with failures.
+
+    ``storage_path`` is a local folder or any URI pyarrow.fs opens (``s3://...``,
+    ``gs://...``, ``file:///...``); the run's files go under ``storage_path/name``.
+    ``stop`` is used by tune (a dict of metric thresholds, a ``Stopper`` or a function).
+    """
+
+    name: str | None = None
+    storage_path: str | None = None
+    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
+    failure_config: FailureConfig = field(default_factory=FailureConfig)
+    stop: Any = None
+    verbose: int = 1
+    """0: silent; 1: a table row per report (tune: a trial table)."""
+
+    def __post_init__(self) -> None:
+        if self.name is not None and (not isinstance(self.name, str) or not self.name
+                                      or "/" in self.name):
+            raise ValueError(f"RunConfig(name=...) must be a folder name, got {self.name!r}")
+        if self.storage_path is not None and (
+                not isinstance(self.storage_path, (str, os.PathLike)) or not str(self.storage_path)):
+            raise ValueError("RunConfig(storage_path=...) must be a folder path or a URI, got "
+                             f"{self.storage_path!r}")
+        if self.checkpoint_config is None:
+            object.__setattr__(self, "checkpoint_config", CheckpointConfig())
+        if self.failure_config is None:
+            object.__setattr__(self, "failure_config", FailureConfig())
+        if not isinstance(self.checkpoint_config, CheckpointConfig):
+            raise TypeError("RunConfig(checkpoint_config=...) must be a CheckpointConfig, got "
+                             f"{self.checkpoint_config!r}")
+        if not isinstance(self.failure_config, FailureConfig):
+            raise TypeError("RunConfig(failure_config=...) must be a FailureConfig, got "
+                             f"{self.failure_config!r}")
+        _check_int("RunConfig", "verbose", self.verbose, 0)
+
+    def resolved_storage_path(self) -> str:
+        return str(self.storage_path) if self.storage_path is not None else default_storage_path()

@@ -1,0 +1,118 @@
+"""``prepare_model`` / ``prepare_data_loader``: the two lines that make a single-process
+torch loop data-parallel (device placement, DDP, a DistributedSampler)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ._session import current
+from ._torch_setup import device_for
+
+
+def get_device() -> Any:
+    """The torch device this worker trains on (``cpu``, or its GPU with use_gpu)."""
+    import torch
+
+    session = current()
+    use_gpu = session.context.use_gpu if session is not None else False
+    local_rank = session.context.local_rank if session is not None else 0
+    visible = torch.cuda.device_count() if use_gpu else 0
+    return torch.device(device_for(use_gpu, local_rank, visible))
+
+
+def _world_size() -> int:
+    session = current()
+    return session.context.world_size if session is not None else 1
+
+
+def prepare_model(model: Any, *, move_to_device: bool = True, parallel_strategy: str | None = "ddp",
+                  **ddp_kwargs: Any) -> Any:
+    """Move ``model`` to this worker's device and, with more than one worker, wrap it in
+    DistributedDataParallel (gradients averaged across workers on ``backward``)."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"prepare_model(model=...) takes a torch.nn.Module, got {type(model).__name__}")
+    if parallel_strategy not in ("ddp", None):
+        raise ValueError(f"prepare_model(parallel_strategy=...) must be 'ddp' or None, got "
+                         f"{parallel_strategy!r}")
+    device = get_device()
+    if move_to_device:
+        model = model.to(device)
+    if parallel_strategy is None or _world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        ddp_kwargs.setdefault("device_ids", [device.index])
+        ddp_kwargs.setdefault("output_device", device.index)
+    return DistributedDataParallel(model, **ddp_kwargs)
+
+
+def prepare_data_loader(data_loader: Any, *, add_dist_sampler: bool = True,
+                        move_to_device: bool = True) -> Any:
+    """Give each worker its own part of ``data_loader``'s dataset (a DistributedSampler,
+    shuffling if the loader shuffled, re-seeded every epoch) and move batches to the
+    worker's device."""
+    import torch
+    from torch.utils.data import DataLoader, RandomSampler
+    from torch.utils.data.distributed import DistributedSampler
+
+    if not isinstance(data_loader, DataLoader):
+        raise TypeError("prepare_data_loader(data_loader=...) takes a torch DataLoader, got "
+                        f"{type(data_loader).__name__}")
+    loader = data_loader
+    needs_sampler = add_dist_sampler and _world_size() > 1 and not isinstance(
+        loader.sampler, DistributedSampler)
+    if needs_sampler and not isinstance(loader.dataset, torch.utils.data.IterableDataset):
+        session = current()
+        assert session is not None
+        sampler = DistributedSampler(
+            loader.dataset, num_replicas=session.context.world_size,
+            rank=session.context.world_rank, shuffle=isinstance(loader.sampler, RandomSampler))
+        loader = DataLoader(
+            loader.dataset, batch_size=loader.batch_size, sampler=sampler,
+            num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+            pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+            timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
+            persistent_workers=loader.persistent_workers if loader.num_workers else False)
+    device = get_device() if move_to_device else None
+    return _EpochLoader(loader, device)
+
+
+class _EpochLoader:
+    """Iterates a DataLoader, advancing its DistributedSampler's epoch each pass (so every
+    epoch shuffles differently) and moving each batch to the device."""
+
+    def __init__(self, loader: Any, device: Any):
+        self.loader = loader
+        self.device = device
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+    def __iter__(self) -> Iterator[Any]:
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
+        self.epoch += 1
+        for batch in self.loader:
+            yield _to_device(batch, self.device) if self.device is not None else batch
+
+
+def _to_device(batch: Any, device: Any) -> Any:
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        moved = [_to_device(item, device) for item in batch]
+        return type(batch)(moved) if not hasattr(batch, "_fields") else type(batch)(*moved)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch

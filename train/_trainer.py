@@ -1,0 +1,299 @@
+"""``TorchTrainer``: run a training loop on N worker processes joined by torch.distributed.
+
+    fit()
+      └─ attempt: WorkerGroup.start (placement group, actors, process group)
+           ├─ every rank: run(loop, config, shard, checkpoint)       (actor thread 1)
+           └─ driver: collect rank 0's reports as they come         (actor thread 2)
+                     register checkpoints, print the table, forward to a tune trial
+         a rank that raises or dies -> tear the group down -> restart from the latest
+         checkpoint while FailureConfig.max_failures allows, else TrainingFailedError
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ember
+
+from ._checkpoint import Checkpoint
+from ._config import RunConfig, ScalingConfig
+from ._progress import ProgressTable
+from ._result import Result, TrainingFailedError
+from ._session import Report, TrainContext
+from ._storage import CheckpointManager, RunStorage
+from ._worker_group import WorkerGroup
+from .trial import TrialSession, current_trial_session
+
+_POLL_S = 1.0
+_DRAIN_S = 2.0
+
+
+class _WorkerFailed(Exception):
+    def __init__(self, rank: int, error: BaseException):
+        super().__init__(rank, error)
+        self.rank = rank
+        self.error = error
+
+
+class TorchTrainer:
+    """Data-parallel PyTorch training on ``scaling_config.num_workers`` processes.
+
+    Example::
+
+        def loop(config):
+            model = ember.train.prepare_model(Net())
+            for epoch in range(config["epochs"]):
+                ...
+                ember.train.report({"epoch": epoch, "loss": loss})
+
+        result = TorchTrainer(loop, train_loop_config={"epochs": 5},
+                              scaling_config=ScalingConfig(num_workers=2)).fit()
+
+    Each worker's environment is torchrun's (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR,
+    MASTER_PORT), with the default process group already initialised (gloo, or nccl
+    with ``use_gpu``). A TorchTrainer is also a tune trainable (see ember.train.trial).
+    """
+
+    def __init__(self, train_loop_per_worker: Callable[..., Any], *,
+                 train_loop_config: dict[str, Any] | None = None,
+                 scaling_config: ScalingConfig | None = None,
+                 run_config: RunConfig | None = None,
+                 datasets: dict[str, Any] | None = None,
+                 resume_from_checkpoint: Checkpoint | None = None):
+        if not callable(train_loop_per_worker):
+            raise TypeError("TorchTrainer(train_loop_per_worker=...) must be a function taking "
+                            f"no argument or a config dict, got {train_loop_per_worker!r}")
+        if train_loop_config is not None and not isinstance(train_loop_config, dict):
+            raise TypeError("TorchTrainer(train_loop_config=...) must be a dict, got "
+                            f"{type(train_loop_config).__name__}")
+        _check_type("scaling_config", scaling_config, ScalingConfig)
+        _check_type("run_config", run_config, RunConfig)
+        _check_type("resume_from_checkpoint", resume_from_checkpoint, Checkpoint)
+        if datasets is not None:
+            if not isinstance(datasets, dict):
+                raise TypeError("TorchTrainer(datasets=...) must be a dict of name -> "
+                                f"ember.data.Dataset, got {type(datasets).__name__}")
+            for name, dataset in datasets.items():
+                if not hasattr(dataset, "streaming_split"):
+                    raise TypeError(f"TorchTrainer(datasets={{{name!r}: ...}}) must be an "
+                                    f"ember.data.Dataset, got {type(dataset).__name__}")
+        self.train_loop_per_worker = train_loop_per_worker
+        self.train_loop_config = dict(train_loop_config or {})
+        self.scaling_config = scaling_config or ScalingConfig()
+        self.run_config = run_config or RunConfig()
+        self.datasets = dict(datasets or {})
+        self.resume_from_checkpoint = resume_from_checkpoint
+
+    # -- running on its own -------------------------------------------------------------------
+    def fit(self, raise_on_failure: bool = True) -> Result:
+        """Train to the end; a failure beyond ``max_failures`` raises TrainingFailedError
+        (or, with ``raise_on_failure=False``, is returned in ``Result.error``)."""
+        name = self.run_config.name or time.strftime("TorchTrainer_%Y-%m-%d_%H-%M-%S")
+        storage = RunStorage.open(self.run_config.resolved_storage_path(), name)
+        result = _Run(self, storage, None, self.train_loop_config).execute()
+        if result.error is not None and raise_on_failure:
+            raise result.error
+        return result
+
+    # -- running as a tune trial (the protocol in ember.train.trial) ----------------------------
+    def trial_bundles(self) -> list[dict[str, float]]:
+        """The bundles a trial must reserve for this trainer's workers."""
+        return [self.scaling_config.worker_resources()] * self.scaling_config.num_workers
+
+    def run_trial(self, config: dict[str, Any]) -> Result:
+        """Train inside the current tune trial with the trial's ``config`` applied; rank 0's
+        reports go to the trial. Raises what the trial's ``report`` raises (to stop it)."""
+        trial = current_trial_session()
+        if trial is None:
+            raise RuntimeError("TorchTrainer.run_trial() runs inside a tune trial; call fit()")
+        config = dict(config)
+        scaling = config.pop("scaling_config", None) or self.scaling_config
+        loop_config = {**self.train_loop_config, **config.pop("train_loop_config", {}), **config}
+        filesystem, trial_dir = _trial_storage(trial)
+        trainer = dataclasses.replace(_Settings.of(self), scaling_config=scaling)
+        result = _Run(trainer, RunStorage(filesystem, trial_dir), trial, loop_config).execute()
+        if result.error is not None:
+            raise result.error
+        return result
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    train_loop_per_worker: Callable[..., Any]
+    scaling_config: ScalingConfig
+    run_config: RunConfig
+    datasets: dict[str, Any]
+    resume_from_checkpoint: Checkpoint | None
+
+    @classmethod
+    def of(cls, trainer: TorchTrainer) -> _Settings:
+        return cls(trainer.train_loop_per_worker, trainer.scaling_config, trainer.run_config,
+                   trainer.datasets, trainer.resume_from_checkpoint)
+
+
+class _Run:
+    """One ``fit()``: attempts until the loop finishes or failures run out."""
+
+    def __init__(self, trainer: TorchTrainer | _Settings, storage: RunStorage,
+                 trial: TrialSession | None, loop_config: dict[str, Any]):
+        self.trainer = trainer
+        self.storage = storage
+        self.trial = trial
+        self.loop_config = loop_config
+        self.manager = CheckpointManager(trainer.run_config.checkpoint_config, storage)
+        self.history: list[dict[str, Any]] = []
+        self.progress = ProgressTable(enabled=trial is None and trainer.run_config.verbose > 0)
+        self.resume = trainer.resume_from_checkpoint or (trial.checkpoint if trial else None)
+
+    def execute(self) -> Result:
+        max_failures = self.trainer.run_config.failure_config.max_failures
+        shards = self._split_datasets()
+        failures, error = 0, None
+        while True:
+            try:
+                self._attempt(shards)
+                break
+            except _WorkerFailed as failure:
+                failures += 1
+                latest = self.manager.latest or self.resume
+                if max_failures != -1 and failures > max_failures:
+                    error = _failed(failure, latest, failures)
+                    break
+                print(f"ember.train: rank {failure.rank} failed ({type(failure.error).__name__}); "
+                      f"restarting from {latest.path if latest else 'the start'} "
+                      f"(failure {failures} of {'unlimited' if max_failures == -1 else max_failures})",
+                      file=sys.stderr)
+        return Result(
+            metrics=self.history[-1] if self.history else None,
+            checkpoint=self.manager.latest,
+            path=self.storage.run_path, error=error, metrics_history=self.history,
+            best_checkpoints=self.manager.best_checkpoints(), config=self.loop_config)
+
+    def _split_datasets(self) -> list[dict[str, Any]]:
+        count = self.trainer.scaling_config.num_workers
+        shards: list[dict[str, Any]] = [{} for _ in range(count)]
+        for name, dataset in self.trainer.datasets.items():
+            for rank, iterator in enumerate(dataset.streaming_split(count, equal=True)):
+                shards[rank][name] = iterator
+        return shards
+
+    def _attempt(self, shards: list[dict[str, Any]]) -> None:
+        scaling = self.trainer.scaling_config
+        group = WorkerGroup.start(scaling, self.trial)
+        try:
+            checkpoint = self.manager.latest or self.resume
+            first_index = max(self.manager.next_index, _next_free_index(self.storage))
+            runs = []
+            for rank, (worker, rdv) in enumerate(zip(group.workers, group.rendezvous)):
+                context = TrainContext(
+                    world_rank=rank, world_size=rdv.world_size, local_rank=rdv.local_rank,
+                    local_world_size=rdv.local_world_size, node_rank=rdv.node_rank,
+                    experiment_name=os.path.basename(self.storage.run_path),
+                    trial_name=self.trial.trial_name if self.trial else None,
+                    trial_id=self.trial.trial_id if self.trial else None,
+                    trial_dir=self.trial.trial_dir if self.trial else None,
+                    use_gpu=scaling.use_gpu)
+                runs.append(worker.run.remote(
+                    self.trainer.train_loop_per_worker, self.loop_config, context, self.storage,
+                    checkpoint, shards[rank], first_index))
+            self._collect(group.workers[0], runs)
+        finally:
+            group.shutdown()
+
+    def _collect(self, rank0: Any, runs: list[Any]) -> None:
+        """Take rank 0's reports as they come until every rank has ended; raise
+        _WorkerFailed for the first rank that raised or died."""
+        pending = {ref: rank for rank, ref in enumerate(runs)}
+        poll: Any = rank0.next_reports.remote(_POLL_S)
+        while pending:
+            ready, _ = ember.wait([*([poll] if poll is not None else []), *pending], num_returns=1)
+            if poll is not None and poll in ready:
+                poll = self._take(rank0, poll, pending)
+            for ref in ready:
+                if ref in pending:
+                    rank = pending.pop(ref)
+                    try:
+                        ember.get(ref)
+                    except Exception as error:
+                        if poll is not None and rank != 0:
+                            self._drain(rank0, poll)
+                        raise _WorkerFailed(rank, error) from error
+        if poll is not None:
+            self._drain(rank0, poll)
+
+    def _take(self, rank0: Any, poll: Any, pending: dict[Any, int]) -> Any:
+        try:
+            reports, finished = ember.get(poll)
+        except Exception as error:  # rank 0 died: its run ref says how
+            ref = next(ref for ref, rank in pending.items() if rank == 0)
+            pending.pop(ref)
+            raise _WorkerFailed(0, _run_error(ref) or error) from error
+        for report in reports:
+            self._on_report(report)
+        return None if finished else rank0.next_reports.remote(_POLL_S)
+
+    def _drain(self, rank0: Any, poll: Any) -> None:
+        """Keep what rank 0 reported before the group goes down (best effort)."""
+        try:
+            reports, _ = ember.get(poll, timeout=_DRAIN_S)
+            reports += ember.get(rank0.next_reports.remote(0.0), timeout=_DRAIN_S)[0]
+        except Exception:  # rank 0 is gone or stuck: its reports went with it
+            return
+        for report in reports:
+            self._on_report(report)
+
+    def _on_report(self, report: Report) -> None:
+        self.history.append(report.metrics)
+        if report.checkpoint is not None and report.checkpoint_index is not None:
+            self.manager.register(report.checkpoint, report.metrics, report.checkpoint_index)
+        self.progress.row(report.metrics)
+        if self.trial is not None:
+            self.trial.report(report.metrics, report.checkpoint)
+
+
+def _run_error(ref: Any) -> BaseException | None:
+    try:
+        ember.get(ref, timeout=_DRAIN_S)
+    except Exception as error:
+        return error
+    return None
+
+
+def _failed(failure: _WorkerFailed, latest: Checkpoint | None, failures: int) -> TrainingFailedError:
+    where = latest.path if latest is not None else None
+    message = (f"Training failed on rank {failure.rank} after {failures} attempt(s); latest "
+               f"checkpoint: {where or 'none'}.\n{type(failure.error).__name__}: {failure.error}")
+    error = TrainingFailedError(message, failure.rank, where)
+    error.__cause__ = failure.error
+    return error
+
+
+def _next_free_index(storage: RunStorage) -> int:
+    """After the highest checkpoint number already in the run's folder (restored runs)."""
+    import pyarrow.fs as pafs
+
+    try:
+        infos = storage.filesystem.get_file_info(pafs.FileSelector(storage.run_path))
+    except (FileNotFoundError, OSError):
+        return 0
+    numbers = [int(info.base_name[len("checkpoint_"):]) for info in infos
+               if info.base_name.startswith("checkpoint_")
+               and info.base_name[len("checkpoint_"):].isdigit()]
+    return max(numbers) + 1 if numbers else 0
+
+
+def _trial_storage(trial: TrialSession) -> tuple[Any, str]:
+    from ._checkpoint import resolve
+
+    return resolve(trial.trial_dir)
+
+
+def _check_type(name: str, value: Any, expected: type) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise TypeError(f"TorchTrainer({name}=...) must be a {expected.__name__}, got "
+                        f"{type(value).__name__}")

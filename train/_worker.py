@@ -1,0 +1,73 @@
+"""``TrainWorker``: the actor one rank of a run lives in.
+
+It runs the user's loop in one actor thread while the driver collects rank 0's reports
+through ``next_reports`` in another (the actor is threaded for that).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _session
+from ._checkpoint import Checkpoint
+from ._session import Report, TrainContext, WorkerSession
+from ._storage import RunStorage
+from ._torch_setup import Rendezvous, free_port, init_process_group, torchrun_env
+
+
+class TrainWorker:
+    """One training process (rank); created by ``WorkerGroup``."""
+
+    def __init__(self) -> None:
+        self.session: WorkerSession | None = None
+        self.started = threading.Event()
+
+    def locate(self) -> tuple[str, str, int]:
+        """(host name, address, a free port): the driver ranks workers by host and uses
+        rank 0's address and port for the rendezvous."""
+        address, port = free_port()
+        return socket.gethostname(), address, port
+
+    def setup(self, rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
+              timeout_s: float) -> None:
+        os.environ.update(torchrun_env(rendezvous, num_cpus))
+        init_process_group(rendezvous, use_gpu, num_cpus, timeout_s)
+
+    def run(self, loop: Callable[..., Any], config: dict[str, Any], context: TrainContext,
+            storage: RunStorage, checkpoint: Checkpoint | None, shards: dict[str, Any],
+            next_checkpoint_index: int) -> None:
+        """Run the user's loop to the end; its exception is the caller's."""
+        session = WorkerSession(context, storage, checkpoint, shards, next_checkpoint_index)
+        self.session = session
+        self.started.set()
+        _session.install(session)
+        try:
+            if _takes_config(loop):
+                loop(config)
+            else:
+                loop()
+        finally:
+            session.finish()
+            _session.install(None)
+
+    def next_reports(self, timeout: float) -> tuple[list[Report], bool]:
+        """Reports since the last call, waiting up to ``timeout`` s; and whether the loop
+        has ended."""
+        if not self.started.wait(timeout) or self.session is None:
+            return [], False
+        return self.session.take_reports(timeout)
+
+
+def _takes_config(loop: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(loop).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                      p.VAR_POSITIONAL)]
+    return bool(positional)

@@ -1,0 +1,100 @@
+"""The run's workers: reserved together as one placement group (all or none), ranked by
+host like torchrun, joined into one torch.distributed process group, and torn down
+together (killing every worker, so no rank is left blocked in a collective)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import ember
+
+from ._config import ScalingConfig
+from ._torch_setup import DEFAULT_TIMEOUT_S, Rendezvous
+from ._worker import TrainWorker
+from .trial import TrialSession
+
+_RemoteTrainWorker = ember.remote(TrainWorker)
+_WAIT_NOTICE_S = 10.0
+
+
+def rank_by_host(hosts: list[str]) -> list[tuple[int, int, int]]:
+    """(local rank, local world size, node rank) per worker; workers keep their world
+    rank, hosts are numbered in order of first appearance (rank 0's host is node 0)."""
+    order = list(dict.fromkeys(hosts))
+    seen: dict[str, int] = {}
+    placed = []
+    for host in hosts:
+        placed.append((seen.get(host, 0), hosts.count(host), order.index(host)))
+        seen[host] = seen.get(host, 0) + 1
+    return placed
+
+
+@dataclass
+class WorkerGroup:
+    workers: list[Any]
+    rendezvous: list[Rendezvous]
+    placement_group: Any
+    owns_placement_group: bool
+
+    @classmethod
+    def start(cls, scaling: ScalingConfig, trial: TrialSession | None,
+              timeout_s: float = DEFAULT_TIMEOUT_S) -> WorkerGroup:
+        """Reserve, start and connect ``scaling.num_workers`` workers."""
+        bundle = scaling.worker_resources()
+        if trial is not None and trial.placement_group is not None:
+            group, first, owns = trial.placement_group, trial.first_bundle, False
+        else:
+            group = ember.placement_group([dict(bundle)] * scaling.num_workers,
+                                          strategy=scaling.placement_strategy)
+            first, owns = 0, True
+            _wait_until_reserved(group, scaling)
+        workers: list[Any] = []
+        try:
+            extra = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU")}
+            for index in range(scaling.num_workers):
+                strategy = ember.PlacementGroupSchedulingStrategy(group, first + index)
+                workers.append(_RemoteTrainWorker.options(
+                    num_cpus=bundle.get("CPU", 0), num_gpus=bundle.get("GPU", 0),
+                    resources=extra, max_concurrency=4,
+                    scheduling_strategy=strategy).remote())
+            located = ember.get([worker.locate.remote() for worker in workers])
+            hosts = [host for host, _, _ in located]
+            _, master_addr, master_port = located[0]
+            if len(set(hosts)) == 1:
+                master_addr = "127.0.0.1"
+            rendezvous = [
+                Rendezvous(master_addr, master_port, rank, len(workers), local, local_size, node)
+                for rank, (local, local_size, node) in enumerate(rank_by_host(hosts))]
+            ember.get([worker.setup.remote(rdv, scaling.use_gpu, bundle.get("CPU", 1.0), timeout_s)
+                       for worker, rdv in zip(workers, rendezvous)])
+        except BaseException:
+            _stop(workers, group if owns else None)
+            raise
+        return cls(workers, rendezvous, group, owns)
+
+    def shutdown(self) -> None:
+        _stop(self.workers, self.placement_group if self.owns_placement_group else None)
+        self.workers = []
+
+
+def _wait_until_reserved(group: Any, scaling: ScalingConfig) -> None:
+    if group.wait(timeout_seconds=_WAIT_NOTICE_S):
+        return
+    print(f"ember.train: waiting for {scaling.num_workers} x {scaling.worker_resources()} to "
+          f"free up (available now: {ember.available_resources()})", file=sys.stderr)
+    group.wait(timeout_seconds=None)
+
+
+def _stop(workers: list[Any], group: Any) -> None:
+    for worker in workers:
+        try:
+            ember.kill(worker)
+        except Exception:  # already dead: what we wanted
+            pass
+    if group is not None:
+        try:
+            ember.remove_placement_group(group)
+        except Exception:  # the session is shutting down
+            pass
