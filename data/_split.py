@@ -56,18 +56,28 @@ def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[li
 
 @ember.remote(num_cpus=0)
 class SplitCoordinator:
-    """Runs one execution and deals its blocks to whichever consumer asks next."""
+    """Runs one execution per epoch and deals its blocks to whichever consumer asks next.
+
+    The first consumer to ask for a new epoch starts its execution; a consumer still
+    asking for an older epoch is told that epoch is over.
+    """
 
     def __init__(self, dataset: Any, n: int, equal: bool):
+        self.dataset = dataset
         self.stream = dataset._stream()
+        self.epoch = 0
         self.lock = threading.Lock()
         self.n = n
         self.equal = equal
         self.served = [0] * n
 
-    def next_block(self, index: int) -> Any:
-        """(block ref wrapped in a list, rows), or None when the stream is over."""
+    def next_block(self, index: int, epoch: int = 0) -> Any:
+        """(block ref wrapped in a list, rows), or None when the epoch is over."""
         with self.lock:
+            if epoch > self.epoch:
+                self.epoch, self.stream = epoch, self.dataset._stream()
+            elif epoch < self.epoch:
+                return None
             for ref, rows in self.stream:
                 if rows:
                     self.served[index] += rows
@@ -83,14 +93,17 @@ class DataIterator:
         self._coordinator = coordinator
         self._index = index
         self._fixed = blocks  # equal=True: this share's blocks, decided up front
+        self._epoch = 0
 
     def _blocks(self) -> Iterator[pa.Table]:
+        """This share's blocks; each call is one epoch (a new pass over the data)."""
+        epoch, self._epoch = self._epoch, self._epoch + 1
         if self._fixed is not None:
             for [ref] in self._fixed:
                 yield ember.get(ref)
             return
         while True:
-            item = ember.get(self._coordinator.next_block.remote(self._index))
+            item = ember.get(self._coordinator.next_block.remote(self._index, epoch))
             if item is None:
                 return
             [ref], _ = item

@@ -194,6 +194,19 @@ def test_split_and_streaming_split_give_disjoint_shares():
     assert [len(share) for share in equal] == [33, 33, 33]
 
 
+def test_streaming_split_iterators_run_a_new_pass_each_epoch():
+    ds = data.range(40, override_num_blocks=4)
+
+    @ember.remote
+    def two_epochs(iterator):
+        return [sorted(row["id"] for row in iterator.iter_rows()) for _ in range(2)]
+
+    for equal in (False, True):
+        first, second = ember.get([two_epochs.remote(it) for it in ds.streaming_split(2, equal=equal)])
+        for epoch in range(2):
+            assert sorted(first[epoch] + second[epoch]) == list(range(40)), (equal, epoch)
+
+
 def test_iter_torch_batches():
     torch = pytest.importorskip("torch")
     batch = next(iter(data.range(8).iter_torch_batches(batch_size=4, dtypes=torch.float32)))
