@@ -28,8 +28,20 @@ def to_batch(table: pa.Table, batch_format: str) -> Any:
 
 
 def column_to_numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A column as one array; list columns whose rows all have one length (vectors, e.g.
+    from parquet) become 2-D arrays instead of arrays of Python objects."""
     if isinstance(column.type, pa.FixedShapeTensorType):
         return column.combine_chunks().to_numpy_ndarray()
+    kind = column.type
+    if (pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            or pa.types.is_fixed_size_list(kind)) and column.null_count == 0 and len(column):
+        import pyarrow.compute as pc
+
+        array = column.combine_chunks()
+        lengths = pc.list_value_length(array)
+        width = pc.min(lengths).as_py()
+        if width == pc.max(lengths).as_py() and array.flatten().null_count == 0:
+            return array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), width)
     return column.to_numpy()
 
 
@@ -69,7 +81,12 @@ def _pandas_or_none() -> Any:
 def items_to_table(items: list[Any]) -> pa.Table:
     """Rows as a block: dict rows become columns, anything else a column ``item``."""
     if items and all(isinstance(item, dict) for item in items):
-        return pa.Table.from_pylist(items)
+        names = list(dict.fromkeys(name for item in items for name in item))
+        columns = {name: [item.get(name) for item in items] for name in names}
+        if not any(_uniform_arrays(values) for values in columns.values()):
+            return pa.Table.from_pylist(items)
+        return pa.table({name: _to_arrow(name, values) if _uniform_arrays(values)
+                         else pa.array(values) for name, values in columns.items()})
     return pa.table({"item": _to_arrow("item", items) if _uniform_arrays(items)
                      else pa.array(items)})
 

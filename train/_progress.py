@@ -40,7 +40,7 @@ class ProgressTable:
             scalars = [k for k, v in metrics.items() if isinstance(v, (int, float, str))]
             self.columns = scalars[:_MAX_COLUMNS]
             header = ["report", "time", *self.columns]
-            self.widths = [max(8, len(name) + 2) for name in header]
+            self.widths = [max(11, len(name) + 2) for name in header]
             print("".join(n.rjust(w) for n, w in zip(header, self.widths)), file=self.out)
         cells = [str(self.rows), f"{time.monotonic() - self.started:.1f}s",
                  *(_cell(metrics.get(name, "")) for name in self.columns)]

@@ -325,3 +325,14 @@ def test_progress_bars_can_be_switched_on(capsys):
     finally:
         context.enable_progress_bars = False
     assert "Read->MapBatches" in capsys.readouterr().err
+
+
+def test_vector_columns_are_2d_arrays_in_numpy_batches(tmp_path):
+    rows = [{"x": np.full(3, i, dtype=np.float32), "y": i} for i in range(4)]
+    batch = next(iter(data.from_items(rows).iter_batches(batch_size=None)))
+    assert batch["x"].shape == (4, 3) and batch["x"].dtype == np.float32
+    pq.write_table(pa.table({"v": [[1.0, 2.0], [3.0, 4.0]], "ragged": [[1], [2, 3]]}),
+                   tmp_path / "lists.parquet")
+    batch = next(iter(data.read_parquet(str(tmp_path)).iter_batches(batch_size=None)))
+    assert batch["v"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert batch["ragged"].dtype == object  # rows of different lengths stay per-row arrays
