@@ -105,3 +105,17 @@ class CheckpointManager:
 
     def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
         return [(t.checkpoint, t.metrics) for t in self.best()]
+
+
+def next_free_index(storage: RunStorage) -> int:
+    """After the highest checkpoint number already in the run's folder (restored runs)."""
+    import pyarrow.fs as pafs
+
+    try:
+        infos = storage.filesystem.get_file_info(pafs.FileSelector(storage.run_path))
+    except (FileNotFoundError, OSError):
+        return 0
+    prefix = "checkpoint_"
+    numbers = [int(info.base_name[len(prefix):]) for info in infos
+               if info.base_name.startswith(prefix) and info.base_name[len(prefix):].isdigit()]
+    return max(numbers) + 1 if numbers else 0

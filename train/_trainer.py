@@ -25,7 +25,7 @@ from ._config import RunConfig, ScalingConfig
 from ._progress import ProgressTable
 from ._result import Result, TrainingFailedError
 from ._session import Report, TrainContext
-from ._storage import CheckpointManager, RunStorage
+from ._storage import CheckpointManager, RunStorage, next_free_index
 from ._worker_group import WorkerGroup
 from .trial import TrialSession, current_trial_session
 
@@ -187,7 +187,7 @@ class _Run:
         group = WorkerGroup.start(scaling, self.trial)
         try:
             checkpoint = self.manager.latest or self.resume
-            first_index = max(self.manager.next_index, _next_free_index(self.storage))
+            first_index = max(self.manager.next_index, next_free_index(self.storage))
             runs = []
             for rank, (worker, rdv) in enumerate(zip(group.workers, group.rendezvous)):
                 context = TrainContext(
@@ -271,20 +271,6 @@ def _failed(failure: _WorkerFailed, latest: Checkpoint | None, failures: int) ->
     error = TrainingFailedError(message, failure.rank, where)
     error.__cause__ = failure.error
     return error
-
-
-def _next_free_index(storage: RunStorage) -> int:
-    """After the highest checkpoint number already in the run's folder (restored runs)."""
-    import pyarrow.fs as pafs
-
-    try:
-        infos = storage.filesystem.get_file_info(pafs.FileSelector(storage.run_path))
-    except (FileNotFoundError, OSError):
-        return 0
-    numbers = [int(info.base_name[len("checkpoint_"):]) for info in infos
-               if info.base_name.startswith("checkpoint_")
-               and info.base_name[len("checkpoint_"):].isdigit()]
-    return max(numbers) + 1 if numbers else 0
 
 
 def _trial_storage(trial: TrialSession) -> tuple[Any, str]:

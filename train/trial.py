@@ -12,6 +12,10 @@ A tuner runs each trial in an actor and, before calling the trainable there, ins
   wait on each other's CPUs), training resumes from ``session.checkpoint``, and rank 0's
   reports are forwarded to ``session.report`` as they arrive.
 
+The tuner keeps a trial's checkpoints with the same code as a training run:
+``persist_checkpoint`` copies a reported checkpoint into the trial's folder (durable on
+return) and ``CheckpointKeeper`` applies ``CheckpointConfig`` to the persisted ones.
+
 Nothing here imports ember.tune: tune depends on train, never the reverse.
 """
 
@@ -21,9 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._checkpoint import Checkpoint
+from ._checkpoint import Checkpoint, resolve
+from ._config import CheckpointConfig
+from ._storage import CheckpointManager, RunStorage, next_free_index
 
-__all__ = ["TrialSession", "current_trial_session", "set_trial_session"]
+__all__ = ["CheckpointKeeper", "TrialSession", "current_trial_session", "persist_checkpoint",
+           "set_trial_session"]
 
 
 @dataclass
@@ -55,3 +62,34 @@ def set_trial_session(session: TrialSession | None) -> None:
 
 def current_trial_session() -> TrialSession | None:
     return _current
+
+
+def persist_checkpoint(checkpoint: Checkpoint, directory: str) -> Checkpoint:
+    """``checkpoint`` copied into ``directory/checkpoint_NNNNNN`` (the next free number);
+    one already inside ``directory`` (a TorchTrainer's rank 0 wrote it) is kept as is."""
+    filesystem, path = resolve(directory)
+    inside = checkpoint.path.startswith(path.rstrip("/") + "/")
+    if inside and type(checkpoint.filesystem) is type(filesystem):
+        return checkpoint
+    storage = RunStorage(filesystem, path)
+    filesystem.create_dir(path, recursive=True)
+    return storage.persist(checkpoint, next_free_index(storage))
+
+
+class CheckpointKeeper:
+    """The persisted checkpoints of one trial, pruned as ``config`` says."""
+
+    def __init__(self, config: CheckpointConfig, directory: str):
+        filesystem, path = resolve(directory)
+        self._manager = CheckpointManager(config, RunStorage(filesystem, path))
+
+    def register(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> None:
+        index = int(checkpoint.path.rstrip("/").rsplit("_", 1)[-1])
+        self._manager.register(checkpoint, metrics, index)
+
+    @property
+    def latest(self) -> Checkpoint | None:
+        return self._manager.latest
+
+    def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        return self._manager.best_checkpoints()
