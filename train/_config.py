@@ -81,10 +81,15 @@ class CheckpointConfig:
     num_to_keep: int | None = None
     checkpoint_score_attribute: str | None = None
     checkpoint_score_order: str = "max"
+    checkpoint_frequency: int = 0
+    """Tune, class trainables (e.g. an rl Algorithm): save every N iterations (0: never)."""
+    checkpoint_at_end: bool = True
+    """Tune, class trainables: save when the trial stops or pauses."""
 
     def __post_init__(self) -> None:
         if self.num_to_keep is not None:
             _check_int("CheckpointConfig", "num_to_keep", self.num_to_keep, 1)
+        _check_int("CheckpointConfig", "checkpoint_frequency", self.checkpoint_frequency, 0)
         if self.checkpoint_score_order not in ("max", "min"):
             raise ValueError("CheckpointConfig(checkpoint_score_order=...) must be 'max' or "
                              f"'min', got {self.checkpoint_score_order!r}")

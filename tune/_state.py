@@ -1,0 +1,142 @@
+"""The experiment's state on disk, appended as it happens, so a killed driver loses
+nothing finished and ``Tuner.restore`` can pick up where it stopped.
+
+    storage_path/name/
+        tuner.pkl                 the trainable, param space and configs (written once)
+        searcher.pkl              the searcher's state (rewritten when it suggests a trial)
+        experiment_state.jsonl    one JSON event per line, appended and flushed:
+                                  {"event": "trial", "trial_id", "config", "trial_dir"}
+                                  {"event": "result", "trial_id", "result"}
+                                  {"event": "checkpoint", "trial_id", "path", "metrics"}
+                                  {"event": "status", "trial_id", "status", "error"}
+        <trial_name>/             the trial's checkpoints and its result.json (one line
+                                  per result)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import cloudpickle
+
+from ember.train import Checkpoint
+
+from ._trial import ERROR, PENDING, TERMINATED, Trial
+
+EVENTS = "experiment_state.jsonl"
+TUNER = "tuner.pkl"
+SEARCHER = "searcher.pkl"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+class ExperimentState:
+    """Appends the experiment's events under ``path`` (a local folder)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        self._events = open(os.path.join(path, EVENTS), "a", encoding="utf-8")  # noqa: SIM115
+
+    def save_tuner(self, payload: dict[str, Any]) -> None:
+        with open(os.path.join(self.path, TUNER), "wb") as out:
+            cloudpickle.dump(payload, out)
+
+    def save_searcher(self, searcher: Any) -> None:
+        save = getattr(searcher, "save", None)
+        if callable(save):
+            partial = os.path.join(self.path, SEARCHER + ".partial")
+            save(partial)
+            os.replace(partial, os.path.join(self.path, SEARCHER))
+
+    def _append(self, event: dict[str, Any]) -> None:
+        self._events.write(json.dumps(_jsonable(event)) + "\n")
+        self._events.flush()
+
+    def trial_added(self, trial: Trial) -> None:
+        os.makedirs(trial.trial_dir, exist_ok=True)
+        self._append({"event": "trial", "trial_id": trial.trial_id, "config": trial.config,
+                      "trial_dir": trial.trial_dir})
+        with open(os.path.join(trial.trial_dir, "params.json"), "w", encoding="utf-8") as out:
+            json.dump(_jsonable(trial.config), out)
+
+    def result(self, trial: Trial, result: dict[str, Any]) -> None:
+        self._append({"event": "result", "trial_id": trial.trial_id, "result": result})
+        with open(os.path.join(trial.trial_dir, "result.json"), "a", encoding="utf-8") as out:
+            out.write(json.dumps(_jsonable(result)) + "\n")
+
+    def checkpoint(self, trial: Trial, checkpoint: Checkpoint, metrics: dict[str, Any]) -> None:
+        self._append({"event": "checkpoint", "trial_id": trial.trial_id,
+                      "path": checkpoint.path, "metrics": metrics})
+
+    def status(self, trial: Trial) -> None:
+        self._append({"event": "status", "trial_id": trial.trial_id, "status": trial.status,
+                      "error": trial.error, "config": trial.config})
+
+    def close(self) -> None:
+        self._events.close()
+
+
+def load_tuner(path: str) -> dict[str, Any]:
+    file = os.path.join(path, TUNER)
+    if not os.path.exists(file):
+        raise ValueError(f"Tuner.restore({path!r}): no experiment there (no {TUNER}); pass the "
+                         "folder storage_path/name of an earlier Tuner.fit()")
+    with open(file, "rb") as source:
+        loaded: dict[str, Any] = cloudpickle.load(source)
+    return loaded
+
+
+def load_trials(path: str) -> list[Trial]:
+    """The trials as the events left them; unfinished ones are PENDING again, to resume
+    from their latest checkpoint."""
+    trials: dict[str, Trial] = {}
+    checkpoints: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    with open(os.path.join(path, EVENTS), encoding="utf-8") as source:
+        for line in source:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # the driver died mid-line: the rest is lost
+                break
+            trial = trials.get(event.get("trial_id", ""))
+            kind = event["event"]
+            if kind == "trial":
+                trials[event["trial_id"]] = Trial(event["trial_id"], event["config"],
+                                                  trial_dir=event["trial_dir"])
+            elif trial is None:
+                continue
+            elif kind == "result":
+                trial.results.append(event["result"])
+                trial.last_result = event["result"]
+            elif kind == "checkpoint":
+                trial.checkpoint = Checkpoint(event["path"])
+                checkpoints.setdefault(trial.trial_id, []).append((event["path"], event["metrics"]))
+            elif kind == "status":
+                trial.status, trial.error = event["status"], event.get("error")
+                trial.config = event.get("config", trial.config)
+    for trial in trials.values():
+        if trial.status not in (TERMINATED, ERROR):
+            trial.status = PENDING
+        if trial.checkpoint is not None and not os.path.isdir(trial.checkpoint.path):
+            kept = [p for p, _ in checkpoints.get(trial.trial_id, []) if os.path.isdir(p)]
+            trial.checkpoint = Checkpoint(kept[-1]) if kept else None
+    return list(trials.values())

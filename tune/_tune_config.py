@@ -1,0 +1,54 @@
+"""``TuneConfig``: what to search and how (the metric, how many trials, which searcher and
+scheduler), checked when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """How a ``Tuner`` searches.
+
+    Example::
+
+        TuneConfig(metric="accuracy", mode="max", num_samples=20,
+                   search_alg=OptunaSearch(), scheduler=ASHAScheduler(max_t=10))
+    """
+
+    metric: str | None = None
+    mode: str | None = None
+    num_samples: int = 1
+    """Trials to run (x the grid's size with the built-in searcher); -1: until
+    ``time_budget_s`` or the searcher runs out."""
+    max_concurrent_trials: int | None = None
+    """At most this many trials at once (default: as many as the resources allow)."""
+    search_alg: Any = None
+    scheduler: Any = None
+    time_budget_s: float | None = None
+    reuse_actors: bool = False
+    """Accepted for Ray compatibility; each trial gets a fresh actor (they start in ms)."""
+    seed: int | None = None
+    """Seed of the built-in random/grid searcher."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in (None, "max", "min"):
+            raise ValueError(f"TuneConfig(mode=...) must be 'max' or 'min', got {self.mode!r}")
+        if self.metric is not None and (not isinstance(self.metric, str) or not self.metric):
+            raise ValueError(f"TuneConfig(metric=...) must be a metric name, got {self.metric!r}")
+        if (self.metric is None) != (self.mode is None):
+            raise ValueError("TuneConfig needs metric and mode together (e.g. metric='loss', "
+                             f"mode='min'), got metric={self.metric!r}, mode={self.mode!r}")
+        samples = self.num_samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples == 0 or samples < -1:
+            raise ValueError(f"TuneConfig(num_samples=...) must be an int >= 1 or -1, got {samples!r}")
+        limit = self.max_concurrent_trials
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"TuneConfig(max_concurrent_trials=...) must be an int >= 1, got {limit!r}")
+        budget = self.time_budget_s
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or budget <= 0):
+            raise ValueError(f"TuneConfig(time_budget_s=...) must be seconds > 0, got {budget!r}")
+        if samples == -1 and budget is None:
+            raise ValueError("TuneConfig(num_samples=-1) runs until time_budget_s: set it too")

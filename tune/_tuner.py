@@ -1,0 +1,135 @@
+"""``Tuner``: run a trainable over a parameter space, as trials, and collect the results."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from ember.train import Result, RunConfig
+from ember.train.trial import CheckpointKeeper
+
+from . import _trainable
+from ._controller import Controller
+from ._result_grid import ResultGrid, TrialFailedError
+from ._schedulers import FIFOScheduler
+from ._searcher import BasicVariantGenerator
+from ._state import SEARCHER, load_trials, load_tuner
+from ._stopper import CombinedStopper, TimeoutStopper, coerce_stopper
+from ._trial import ERROR
+from ._tune_config import TuneConfig
+
+
+class Tuner:
+    """Tune ``trainable`` over ``param_space``.
+
+    Example::
+
+        def objective(config):
+            for step in range(10):
+                ember.tune.report({"loss": (config["x"] - 3) ** 2 / (step + 1)})
+
+        grid = Tuner(objective, param_space={"x": tune.uniform(0, 10)},
+                     tune_config=TuneConfig(metric="loss", mode="min", num_samples=20,
+                                            scheduler=ASHAScheduler(max_t=10))).fit()
+        grid.get_best_result().config
+
+    A ``TorchTrainer`` takes ``param_space={"train_loop_config": {...}}``.
+    """
+
+    def __init__(self, trainable: Any, *, param_space: dict[str, Any] | None = None,
+                 tune_config: TuneConfig | None = None, run_config: RunConfig | None = None):
+        _trainable.kind_of(trainable)  # a clear error for anything that is not a trainable
+        if param_space is not None and not isinstance(param_space, dict):
+            raise TypeError(f"Tuner(param_space=...) must be a dict, got {type(param_space).__name__}")
+        if tune_config is not None and not isinstance(tune_config, TuneConfig):
+            raise TypeError(f"Tuner(tune_config=...) must be a TuneConfig, got {tune_config!r}")
+        if run_config is not None and not isinstance(run_config, RunConfig):
+            raise TypeError(f"Tuner(run_config=...) must be a ember.tune.RunConfig, got {run_config!r}")
+        self.trainable = trainable
+        self.param_space = dict(param_space or {})
+        self.tune_config = tune_config or TuneConfig()
+        self.run_config = run_config or RunConfig()
+        coerce_stopper(self.run_config.stop)  # checks it now
+        self._restored: tuple[str, list[Any]] | None = None
+
+    @classmethod
+    def restore(cls, path: str, trainable: Any = None, **_: Any) -> Tuner:
+        """Resume the experiment in ``path`` (``storage_path/name``): finished trials are
+        kept as they are, unfinished ones continue from their latest checkpoint."""
+        path = _local(path, "Tuner.restore(path=...)")
+        saved = load_tuner(path)
+        tuner = cls(trainable if trainable is not None else saved["trainable"],
+                    param_space=saved["param_space"], tune_config=saved["tune_config"],
+                    run_config=saved["run_config"])
+        tuner._restored = (path, load_trials(path))
+        return tuner
+
+    @classmethod
+    def can_restore(cls, path: str) -> bool:
+        return os.path.exists(os.path.join(_local(path, "path"), "tuner.pkl"))
+
+    def fit(self) -> ResultGrid:
+        config = self.tune_config
+        if self._restored is not None:
+            path, trials = self._restored
+            name = os.path.basename(path)
+        else:
+            name = self.run_config.name or time.strftime(
+                f"{_trainable.name_of(self.trainable)}_%Y-%m-%d_%H-%M-%S")
+            path = os.path.join(_local(self.run_config.resolved_storage_path(),
+                                       "RunConfig(storage_path=...)"), name)
+            trials = []
+        searcher, max_trials = self._searcher(path)
+        scheduler = config.scheduler or FIFOScheduler()
+        scheduler.set_search_properties(config.metric, config.mode)
+        stopper = coerce_stopper(self.run_config.stop)
+        if config.time_budget_s is not None:
+            stopper = CombinedStopper(stopper, TimeoutStopper(config.time_budget_s))
+        controller = Controller(
+            trainable=self.trainable, experiment_name=name, experiment_path=path,
+            metric=config.metric, mode=config.mode, searcher=searcher, scheduler=scheduler,
+            stopper=stopper, run_config=self.run_config, max_trials=max_trials,
+            max_concurrent=config.max_concurrent_trials, trials=trials)
+        if self._restored is None:
+            controller.state.save_tuner({
+                "trainable": self.trainable, "param_space": self.param_space,
+                "tune_config": self.tune_config, "run_config": self.run_config})
+        controller.run()
+        return ResultGrid([_result(trial, controller) for trial in controller.trials],
+                          config.metric, config.mode, path)
+
+    def _searcher(self, path: str) -> tuple[Any, int | None]:
+        config = self.tune_config
+        samples = None if config.num_samples == -1 else config.num_samples
+        if config.search_alg is None:
+            searcher: Any = BasicVariantGenerator(self.param_space, num_samples=samples or -1,
+                                                  seed=config.seed)
+            max_trials = None
+        else:
+            searcher, max_trials = config.search_alg, samples
+            searcher.set_search_properties(config.metric, config.mode, self.param_space)
+        saved = os.path.join(path, SEARCHER)
+        if self._restored is not None and os.path.exists(saved):
+            searcher.restore(saved)
+        return searcher, max_trials
+
+
+def _result(trial: Any, controller: Controller) -> Result:
+    error = controller.errors.get(trial.trial_id)
+    if error is None and trial.status == ERROR:
+        error = TrialFailedError(trial.error or "the trial failed")
+    keeper: CheckpointKeeper = controller.keepers[trial.trial_id]
+    return Result(metrics=trial.last_result or None, checkpoint=trial.checkpoint,
+                  path=trial.trial_dir, error=error, metrics_history=list(trial.results),
+                  best_checkpoints=keeper.best_checkpoints(), config=trial.config)
+
+
+def _local(path: str, what: str) -> str:
+    path = os.fspath(path)
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    if "://" in path:
+        raise ValueError(f"{what}: tune keeps its experiment state in a local (or mounted) "
+                         f"folder; got {path!r}")
+    return os.path.abspath(os.path.expanduser(path))
