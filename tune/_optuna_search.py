@@ -177,16 +177,24 @@ class OptunaSearch(Searcher):
         return self._study
 
     def _flat_params(self, point: dict[str, Any]) -> dict[str, Any]:
-        """A (nested or "/"-named) point as optuna params, categories as optuna stores them."""
+        """A point (nested, or with "/" names) as optuna params; categories that optuna
+        cannot store are given by index. Keys not in the space are ignored."""
         params = {}
-        by_name = {_name(p): p for p in self._distributions}
-        for path, value in walk(point):
+        for path in self._distributions:
             name = _name(path)
-            if name in by_name:
-                domain = get_path(self._space, by_name[name])
-                if isinstance(domain, Choice) and not all(map(_primitive, domain.categories)):
-                    value = domain.categories.index(value)
-                params[name] = value
+            try:
+                value = point[name] if name in point else get_path(point, path)
+            except (KeyError, IndexError, TypeError):
+                continue  # not in this point: optuna's sampler picks it
+            domain = get_path(self._space, path)
+            if isinstance(domain, Choice) and not all(map(_primitive, domain.categories)):
+                if value not in domain.categories:
+                    raise ValueError(
+                        f"OptunaSearch(points_to_evaluate=...): {name}={value!r} is not "
+                        f"one of the choices {domain.categories!r}"
+                    )
+                value = domain.categories.index(value)
+            params[name] = value
         return params
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
