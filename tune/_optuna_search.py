@@ -29,7 +29,7 @@ from ._search_space import (
     resolve,
     walk,
 )
-from ._searcher import Searcher, check_mode
+from ._searcher import Searcher
 
 if TYPE_CHECKING:
     import optuna
