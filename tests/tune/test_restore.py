@@ -48,7 +48,7 @@ SCRIPT = textwrap.dedent('''
 def _events(path):
     try:
         with open(path) as source:
-            return [json.loads(line) for line in source if line.endswith("\\n")]
+            return [json.loads(line) for line in source if line.endswith("\n")]
     except FileNotFoundError:
         return []
 
