@@ -221,7 +221,7 @@ class OptunaSearch(Searcher):
         if ot_trial is None or not isinstance(step, int) or not _finite(value):
             return
         if step > self._last_step.get(trial_id, -1):  # optuna warns on a repeated step
-            ot_trial.report(float(value), step)
+            ot_trial.report(float(value), step)  # type: ignore[arg-type]
             self._last_step[trial_id] = step
 
     def on_trial_complete(
@@ -237,7 +237,7 @@ class OptunaSearch(Searcher):
         if error or not _finite(value):
             self._study.tell(ot_trial, state=TrialState.FAIL)
         else:
-            self._study.tell(ot_trial, float(value))
+            self._study.tell(ot_trial, float(value))  # type: ignore[arg-type]
 
 
 def _finite(value: Any) -> bool:

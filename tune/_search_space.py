@@ -78,7 +78,8 @@ class LogUniform(Domain):
 
     def sample(self, rng: random.Random) -> float:
         exponent = rng.uniform(math.log(self.lower, self.base), math.log(self.upper, self.base))
-        return min(max(self.base**exponent, self.lower), self.upper)
+        value: float = self.base**exponent
+        return min(max(value, self.lower), self.upper)
 
     def __repr__(self) -> str:
         return f"loguniform({self.lower}, {self.upper}, base={self.base})"
@@ -320,7 +321,7 @@ def resolve(
     draw from ``rng``; then ``sample_from`` functions run, each seeing the values
     resolved so far (one that reads another unresolved sample_from waits for it)."""
     fixed = fixed or {}
-    config = _copy_structure(space)
+    config: dict[str, Any] = _copy_structure(space)
     pending: list[tuple[Path, SampleFrom]] = []
     for path, leaf in walk(config):
         if is_grid(leaf):

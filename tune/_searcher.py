@@ -133,7 +133,7 @@ class BasicVariantGenerator(Searcher):
 
     def _variants(self) -> list[dict[str, Any]]:
         space = self.param_space or {}
-        configs = []
+        configs: list[dict[str, Any]] = []
         for point in self.points_to_evaluate:
             with_point = _overlay(space, point)
             configs.extend(resolve(s, self._rng) for s in expand_grids(with_point))
