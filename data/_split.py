@@ -51,6 +51,9 @@ def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[li
                 current, need = [], per_share
     while len(shares) < n:
         shares.append([])
+    sliced = [ref for share in shares for ref, _ in share]
+    # Cut now, while CPUs are free: the consumers (e.g. train workers) may hold them all.
+    ember.wait(sliced, num_returns=len(sliced))
     return shares
 
 

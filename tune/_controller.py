@@ -200,11 +200,11 @@ class Controller:
         result["trial_id"] = trial.trial_id
         result["timestamp"] = time.time()
         running.last_result_at = now
+        if event.checkpoint is not None:  # recorded first: it is durable already
+            self._keep(trial, event.checkpoint, result)
         trial.results.append(result)
         trial.last_result = result
         self.state.result(trial, result)
-        if event.checkpoint is not None:
-            self._keep(trial, event.checkpoint, result)
         self.searcher.on_trial_result(trial.trial_id, result)
         if self.stop_everything or trial.trial_id in self.to_stop \
                 or self.stopper(trial.trial_id, result):

@@ -136,7 +136,20 @@ def load_trials(path: str) -> list[Trial]:
     for trial in trials.values():
         if trial.status not in (TERMINATED, ERROR):
             trial.status = PENDING
-        if trial.checkpoint is not None and not os.path.isdir(trial.checkpoint.path):
+        on_disk = _latest_on_disk(trial.trial_dir)
+        if on_disk is not None and (trial.checkpoint is None or on_disk > trial.checkpoint.path):
+            trial.checkpoint = Checkpoint(on_disk)  # persisted, but the driver died before noting it
+        elif trial.checkpoint is not None and not os.path.isdir(trial.checkpoint.path):
             kept = [p for p, _ in checkpoints.get(trial.trial_id, []) if os.path.isdir(p)]
             trial.checkpoint = Checkpoint(kept[-1]) if kept else None
     return list(trials.values())
+
+
+def _latest_on_disk(trial_dir: str) -> str | None:
+    """The trial's newest complete checkpoint folder (``checkpoint_NNNNNN``)."""
+    try:
+        names = os.listdir(trial_dir)
+    except FileNotFoundError:
+        return None
+    numbered = sorted(n for n in names if n.startswith("checkpoint_") and n[11:].isdigit())
+    return os.path.join(trial_dir, numbered[-1]) if numbered else None

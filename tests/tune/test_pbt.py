@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 
 import pytest
 
@@ -19,6 +20,7 @@ def climb(config):
         with checkpoint.as_directory() as folder, open(os.path.join(folder, "v")) as f:
             value = float(f.read())
     for _ in range(12):
+        time.sleep(0.1)  # both trials must be running side by side for PBT to compare them
         value += config["rate"]
         folder = tempfile.mkdtemp()
         with open(os.path.join(folder, "v"), "w") as out:
