@@ -162,9 +162,9 @@ class DQNLearner:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), c.grad_clip)
         self.optimizer.step()
         self.num_updates += 1
-        stats["qf_loss"].append(float(loss))
-        stats["q_mean"].append(float(q.mean()))
-        stats["td_error_abs"].append(float((q - targets).abs().mean()))
+        stats["qf_loss"].append(float(loss.detach()))
+        stats["q_mean"].append(float(q.detach().mean()))
+        stats["td_error_abs"].append(float((q.detach() - targets).abs().mean()))
 
     def _sync_target(self) -> None:
         tau = self.config.tau
