@@ -40,24 +40,33 @@ import sys
 import time
 from pathlib import Path
 
-from _compare import BENCH_DIR, RAY_ENV, Figure, emit, ensure_ray_venv, format_table, run_child
+from _compare import (
+    BENCH_DIR,
+    RAY_ENV,
+    Figure,
+    emit,
+    ensure_ray_venv,
+    format_table,
+    run_child,
+)
 
 SEED = 0
 TARGET = 450.0
 WINDOW = 20
 NUM_ENVS = 8
 STEPS_PER_ENV = 256  # 2048 per iteration
-HYPER = dict(lr=1e-3, gamma=0.99, lambda_=0.95, clip_param=0.2, vf_clip_param=10.0,
-             vf_loss_coeff=0.5, entropy_coeff=0.0, grad_clip=0.5, num_epochs=8,
-             minibatch_size=256, train_batch_size=NUM_ENVS * STEPS_PER_ENV)
+HYPER = {"lr": 1e-3, "gamma": 0.99, "lambda_": 0.95, "clip_param": 0.2, "vf_clip_param": 10.0,
+         "vf_loss_coeff": 0.5, "entropy_coeff": 0.0, "grad_clip": 0.5, "num_epochs": 8,
+         "minibatch_size": 256, "train_batch_size": NUM_ENVS * STEPS_PER_ENV}
 MAX_SECONDS = 600.0
 SAMPLE_CALLS = 10
 
 
 # ---------------------------------------------------------------- ember
 def run_ember(skip_sampling: bool) -> None:
-    import ember
     from ember.rl import PPOConfig
+
+    import ember
 
     def config(runners: int) -> PPOConfig:
         return (PPOConfig().environment("CartPole-v1")

@@ -15,7 +15,6 @@ import argparse
 import tempfile
 
 import gymnasium as gym
-
 from ember.rl import Algorithm, PPOConfig
 
 

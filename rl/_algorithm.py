@@ -20,7 +20,7 @@ import collections
 import math
 import tempfile
 import time
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class Algorithm:
         self._eval_obs, _ = self._eval_env.reset()
         while any(quota):
             actions = self._act(self._eval_obs, explore=False)
-            self._eval_obs, reward, terminated, truncated, info = self._eval_env.step(actions)
+            self._eval_obs, reward, terminated, truncated, _ = self._eval_env.step(actions)
             running += reward
             steps += 1
             for j in np.flatnonzero(terminated | truncated):
@@ -270,10 +270,10 @@ class Algorithm:
             raise RuntimeError("this Algorithm was stopped; build a new one or "
                                "Algorithm.from_checkpoint(path)")
 
-    def __enter__(self) -> Algorithm:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -45,6 +45,11 @@ class UnknownSettingError(TypeError, ValueError):
     keyword error is, and a ``ValueError`` as every other bad setting is)."""
 
 
+class SettingTypeError(TypeError, ValueError):
+    """A setting of the wrong type (a ``TypeError``, and a ``ValueError`` as every other
+    bad setting value is)."""
+
+
 # Old RLlib names that still appear in users' configs -> the current names.
 ALIASES = {
     "num_workers": "num_env_runners",
@@ -64,7 +69,7 @@ def check_number(name: str, value: Any, *, low: float | None = None, high: float
     kind = "an int" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
             (integer and not isinstance(value, int)) or math.isnan(value):
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+        raise SettingTypeError(f"{name} must be {kind}, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and value > high
     if too_low or too_high:
@@ -78,12 +83,13 @@ def check_number(name: str, value: Any, *, low: float | None = None, high: float
 
 def _check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise SettingTypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_model(name: str, value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a dict such as {{'fcnet_hiddens': [64, 64]}}, got {value!r}")
+        raise SettingTypeError(
+            f"{name} must be a dict such as {{'fcnet_hiddens': [64, 64]}}, got {value!r}")
     valid = {"fcnet_hiddens", "fcnet_activation", "vf_share_layers"}
     unknown = sorted(set(value) - valid)
     if unknown:
@@ -142,7 +148,7 @@ def _check_vectorize(name: str, value: Any) -> None:
 
 def _check_env_config(name: str, value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a dict passed to the env's constructor, got {value!r}")
+        raise SettingTypeError(f"{name} must be a dict passed to the env's constructor, got {value!r}")
 
 
 def _check_interval(name: str, value: Any) -> None:

@@ -17,6 +17,7 @@ at the end of the fragment, so it never spans two episodes.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,7 @@ def epsilon_at(schedule: Any, timestep: float) -> float:
     points = [(float(t), float(v)) for t, v in schedule]
     if timestep <= points[0][0]:
         return points[0][1]
-    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+    for (t0, v0), (t1, v1) in itertools.pairwise(points):
         if timestep <= t1:
             return v0 + (v1 - v0) * (timestep - t0) / (t1 - t0)
     return points[-1][1]

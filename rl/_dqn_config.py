@@ -7,8 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ._config import COMMON_CHECKS, AlgorithmConfig, NotProvided, UnknownSettingError, \
-    _check_bool, check_number
+from ._config import (
+    COMMON_CHECKS,
+    AlgorithmConfig,
+    NotProvided,
+    SettingTypeError,
+    UnknownSettingError,
+    _check_bool,
+    check_number,
+)
 
 _BUFFER_TYPES = {"ReplayBuffer", "EpisodeReplayBuffer", "MultiAgentReplayBuffer",
                  "MultiAgentEpisodeReplayBuffer"}
@@ -16,7 +23,7 @@ _BUFFER_TYPES = {"ReplayBuffer", "EpisodeReplayBuffer", "MultiAgentReplayBuffer"
 
 def _check_buffer(name: str, value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a dict such as {{'capacity': 50000}}, got {value!r}")
+        raise SettingTypeError(f"{name} must be a dict such as {{'capacity': 50000}}, got {value!r}")
     unknown = sorted(set(value) - {"capacity", "type"})
     if unknown:
         raise UnknownSettingError(

@@ -28,7 +28,7 @@ _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 def check_spaces(observation_space: Any, action_space: Any, algo: str) -> None:
     """Raise a ValueError naming the space this library cannot handle."""
     if not isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete)):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004  a bad setting (the env), not a bad argument type
             f"observation space {observation_space} is not supported: use a Box or Discrete "
             "observation space (flatten Dict/Tuple spaces with gymnasium.wrappers.FlattenObservation)")
     if isinstance(action_space, gym.spaces.Discrete):

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ._config import COMMON_CHECKS, AlgorithmConfig, NotProvided, _check_bool, check_number
+from ._config import (
+    COMMON_CHECKS,
+    AlgorithmConfig,
+    NotProvided,
+    _check_bool,
+    check_number,
+)
 
 
 def _check_optional_clip(name: str, value: Any) -> None:

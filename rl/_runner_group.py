@@ -62,7 +62,7 @@ class EnvRunnerGroup:
         if self.local is not None:
             try:
                 return [self.local.sample(weights, num_steps, epsilon)], []
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  whatever the env raised
                 self._restart(0, error)
                 return [], [error]
         ref = ember.put(weights)
@@ -71,7 +71,7 @@ class EnvRunnerGroup:
         for i, call in enumerate(calls):
             try:
                 fragments.append(ember.get(call))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  an env's error or a dead actor
                 self._restart(i, error)
                 errors.append(error)
         return fragments, errors
@@ -99,6 +99,10 @@ class EnvRunnerGroup:
         if self.local is not None:
             self.local.stop()
             self.local = None
+        if self.actors:
+            # Let each runner close its envs (ASYNC mode's env processes) before it ends.
+            closing = [actor.stop.remote() for actor in self.actors]
+            ember.wait(closing, num_returns=len(closing), timeout=10)
         for actor in self.actors:
             ember.kill(actor)
         self.actors = []

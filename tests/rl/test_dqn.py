@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from ember.rl import DQNConfig
 from ember.rl._dqn import dqn_targets, epsilon_at, n_step_transitions
 from ember.rl._replay import ReplayBuffer

@@ -7,10 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from ember.rl import PPOConfig
-from ember.rl._ppo import clipped_value_loss, compute_gae, explained_variance, \
-    normalize_advantages, ppo_surrogate_loss
+from ember.rl._ppo import (
+    clipped_value_loss,
+    compute_gae,
+    explained_variance,
+    normalize_advantages,
+    ppo_surrogate_loss,
+)
 
 REWARDS = np.array([[1.0], [1.0], [1.0]], dtype=np.float32)
 VALUES = np.array([[0.5], [0.4], [0.3]], dtype=np.float32)

@@ -7,10 +7,10 @@ import os
 import gymnasium as gym
 import numpy as np
 import pytest
-
-import ember
 from ember.rl import DQNConfig, PPOConfig
 from tests_support import wait_for
+
+import ember
 
 
 @pytest.fixture(scope="module", autouse=True)
