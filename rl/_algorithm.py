@@ -148,20 +148,19 @@ class Algorithm:
         self._check_running()
         c = self.config
         n = min(c.evaluation_duration, c.num_envs_per_env_runner)
+        seeds = None
         if self._eval_env is None:
             self._eval_env = make_vector_env(c.env, c.env_config, n, "SYNC", runner=-1)
-            self._eval_obs, _ = self._eval_env.reset(
-                seed=None if c.seed is None else [c.seed + 10**6 + j for j in range(n)])
+            seeds = None if c.seed is None else [c.seed + 10**6 + j for j in range(n)]
+        # Every evaluation starts all its envs on fresh episodes.
+        obs, _ = self._eval_env.reset(seed=seeds)
         quota = [c.evaluation_duration // n + (1 if j < c.evaluation_duration % n else 0)
                  for j in range(n)]
         returns: list[float] = []
         lengths: list[int] = []
         running, steps = np.zeros(n), np.zeros(n, dtype=np.int64)
-        # Start every env on a fresh episode so none carries a half-played one over.
-        self._eval_obs, _ = self._eval_env.reset()
         while any(quota):
-            actions = self._act(self._eval_obs, explore=False)
-            self._eval_obs, reward, terminated, truncated, _ = self._eval_env.step(actions)
+            obs, reward, terminated, truncated, _ = self._eval_env.step(self._act(obs, explore=False))
             running += reward
             steps += 1
             for j in np.flatnonzero(terminated | truncated):
