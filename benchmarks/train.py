@@ -150,8 +150,12 @@ def _ray_loop() -> None:
     import ray.train.torch
 
     context = ray.train.get_context()
-    ray.train.report(train_epochs(context.get_world_rank(), context.get_world_size(),
-                                  ray.train.torch.prepare_model))
+    figures = train_epochs(context.get_world_rank(), context.get_world_size(),
+                           ray.train.torch.prepare_model)
+    # Ray Train 2.x keeps metrics only of reports that carry a checkpoint: give it one.
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = ray.train.Checkpoint.from_directory(folder)
+        ray.train.report(figures, checkpoint=checkpoint if context.get_world_rank() == 0 else None)
 
 
 def run_ray() -> list[Figure]:
