@@ -37,5 +37,9 @@ The tune Trainable protocol (what a class trainable needs; tune drives it):
 from ._algorithm import Algorithm
 from ._dqn_config import DQNConfig
 from ._ppo_config import PPOConfig
+from ._tune import register_with_tune
+
+register_with_tune()  # Tuner("PPO") / Tuner("DQN")
+del register_with_tune
 
 __all__ = ["Algorithm", "DQNConfig", "PPOConfig"]

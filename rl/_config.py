@@ -297,6 +297,13 @@ class AlgorithmConfig:
         return Algorithm(self)
 
     # ------------------------------------------------------------------ dict form
+    def as_trainable(self) -> Any:
+        """This config as a tune trainable: ``Tuner(config, param_space={...})`` runs an
+        Algorithm per trial with these settings, overridden by the trial's."""
+        from ._tune import trainable_for
+
+        return trainable_for(self.algo_name, self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         """Every setting as one flat dict, plus ``"algo"``: the form tune's
         ``param_space`` takes (replace any value by a search space)."""

@@ -24,6 +24,7 @@ class with ``train()``/``save()``/``restore()`` such as an rl Algorithm.
 from ember.train import Checkpoint, RunConfig, get_checkpoint, get_context, report
 
 from ._optuna_search import OptunaSearch
+from ._registry import register_trainable
 from ._result_grid import ResultGrid
 from ._schedulers import (
     ASHAScheduler,
@@ -58,6 +59,7 @@ __all__ = [
     "loguniform",
     "quniform",
     "randint",
+    "register_trainable",
     "report",
     "sample_from",
     "uniform",

@@ -11,6 +11,7 @@ from ember.train.trial import CheckpointKeeper
 
 from . import _trainable
 from ._controller import Controller
+from ._registry import resolve_trainable
 from ._result_grid import ResultGrid, TrialFailedError
 from ._schedulers import FIFOScheduler
 from ._searcher import BasicVariantGenerator
@@ -39,6 +40,7 @@ class Tuner:
 
     def __init__(self, trainable: Any, *, param_space: dict[str, Any] | None = None,
                  tune_config: TuneConfig | None = None, run_config: RunConfig | None = None):
+        trainable = resolve_trainable(trainable)
         _trainable.kind_of(trainable)  # a clear error for anything that is not a trainable
         if param_space is not None and not isinstance(param_space, dict):
             raise TypeError(f"Tuner(param_space=...) must be a dict, got {type(param_space).__name__}")
