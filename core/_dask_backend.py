@@ -97,7 +97,7 @@ class DaskBackend(LocalRefCounts):
         resources.update({k: float(v) / workers for k, v in options.resources.items()})
         cluster = distributed.LocalCluster(
             n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-            resources=resources or None, dashboard_address=None)
+            resources=resources or None, dashboard_address=":0")  # never fight over 8787
         return cls(distributed.Client(cluster, set_as_default=False), cluster)
 
     @classmethod
