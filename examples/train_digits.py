@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ def make_model(hidden: int) -> torch.nn.Module:
 
 def accuracy(model: torch.nn.Module, features: np.ndarray, labels: np.ndarray) -> float:
     with torch.no_grad():
-        predicted = model(torch.as_tensor(features)).argmax(dim=1).numpy()
+        predicted = model(torch.tensor(features)).argmax(dim=1).numpy()  # a copy: config arrays are read-only views
     return float((predicted == labels).mean())
 
 
@@ -76,6 +77,28 @@ def load_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {"train": (train_x, train_y), "validation": (val_x, val_y), "test": (test_x, test_y)}
 
 
+def standardized(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[Any, dict]:
+    """The training rows as a dataset standardized by ember.data, and every split's
+    features standardized the same way (for evaluation)."""
+    mean, std = splits["train"][0].mean(axis=0), splits["train"][0].std(axis=0) + 1e-3
+
+    def standardize(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"x": (batch["x"] - mean) / std, "y": batch["y"]}
+
+    rows = data.from_items([{"x": x, "y": int(y)} for x, y in zip(*splits["train"])])
+    scaled = {name: ((x - mean) / std, y) for name, (x, y) in splits.items()}
+    return rows.map_batches(standardize), scaled
+
+
+def checkpoint_accuracy(checkpoint: train.Checkpoint, hidden: int, features: np.ndarray,
+                        labels: np.ndarray) -> float:
+    """Reload a checkpoint's weights, as a server would, and score them."""
+    model = make_model(hidden)
+    with checkpoint.as_directory() as folder:
+        model.load_state_dict(torch.load(os.path.join(folder, "model.pt")))
+    return accuracy(model.eval(), features, labels)
+
+
 def main() -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -84,20 +107,11 @@ def main() -> float:
     args = parser.parse_args()
 
     ember.init()
-    splits = load_splits()
-    mean, std = splits["train"][0].mean(axis=0), splits["train"][0].std(axis=0) + 1e-3
-
-    def standardize(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"x": (batch["x"] - mean) / std, "y": batch["y"]}
-
-    rows = data.from_items([{"x": x, "y": int(y)} for x, y in zip(*splits["train"])])
-    rows = rows.map_batches(standardize)
-    val_x, val_y = splits["validation"]
-    test_x, test_y = splits["test"]
+    rows, scaled = standardized(load_splits())
     trainer = train.TorchTrainer(
         train_loop,
         train_loop_config={"lr": 1e-3, "hidden": HIDDEN, "batch_size": 32, "epochs": args.epochs,
-                           "validation": ((val_x - mean) / std, val_y)},
+                           "validation": scaled["validation"]},
         scaling_config=train.ScalingConfig(num_workers=args.workers),
         run_config=train.RunConfig(name="digits", storage_path=args.storage,
                                    checkpoint_config=train.CheckpointConfig(
@@ -106,10 +120,7 @@ def main() -> float:
     result = trainer.fit()
 
     best, metrics = result.best_checkpoints[0]
-    model = make_model(HIDDEN)  # reload the saved weights, as a server would
-    with best.as_directory() as folder:
-        model.load_state_dict(torch.load(os.path.join(folder, "model.pt")))
-    final = accuracy(model.eval(), (test_x - mean) / std, test_y)
+    final = checkpoint_accuracy(best, HIDDEN, *scaled["test"])
     print(f"best epoch {metrics['epoch']} ({best.path}): validation accuracy "
           f"{metrics['accuracy']:.3f}, test accuracy {final:.3f}")
     ember.shutdown()

@@ -171,6 +171,7 @@ class OptunaSearch(Searcher):
             )
         optuna = _import_optuna()
         direction = "maximize" if self.mode == "max" else "minimize"
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trial table reports progress
         self._study = optuna.create_study(sampler=self._sampler, direction=direction)
         for point in self._points:
             self._study.enqueue_trial(self._flat_params(point))

@@ -40,6 +40,7 @@ class TrialTable:
         self.last = 0.0
         self.drawn_lines = 0
         self.announced: set[str] = set()
+        self.last_line = ""
 
     def update(self, trials: list[Trial], force: bool = False) -> None:
         if not self.enabled:
@@ -53,7 +54,10 @@ class TrialTable:
         if self.tty:
             self._redraw(self.render(trials))
         else:
-            print(self.summary(trials), file=self.out, flush=True)
+            line = self.summary(trials)
+            if line != self.last_line:
+                print(line, file=self.out, flush=True)
+                self.last_line = line
 
     def summary(self, trials: list[Trial]) -> str:
         counts: dict[str, int] = {}

@@ -180,3 +180,46 @@ def test_bad_input_names_the_argument(make, message):
     with pytest.raises((TypeError, ValueError)) as info:
         make()
     assert message in str(info.value)
+
+
+def where_am_i(config):
+    tune.report({"trial_dir": tune.get_context().get_trial_dir(), "cwd": os.getcwd()})
+
+
+def test_trials_get_their_dir_without_changing_the_working_directory(tmp_path):
+    grid = tune.Tuner(where_am_i, run_config=_run_config(tmp_path)).fit()
+    assert grid[0].metrics["trial_dir"] == grid[0].path
+    assert grid[0].path.startswith(str(tmp_path / "exp"))
+    assert grid[0].metrics["cwd"] == os.getcwd()
+
+
+def checkpointing_curve(config):
+    step = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder, open(os.path.join(folder, "s")) as f:
+            step = int(f.read())
+    while True:
+        step += 1
+        folder = tempfile.mkdtemp()
+        with open(os.path.join(folder, "s"), "w") as out:
+            out.write(str(step))
+        tune.report({"score": config["q"] * step, "step": step},
+                    checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+@pytest.mark.parametrize("scheduler", [
+    lambda: tune.HyperBandScheduler(max_t=9, reduction_factor=3),
+    lambda: tune.MedianStoppingRule(time_attr="training_iteration", grace_period=2,
+                                    min_samples_required=2),
+])
+def test_pausing_and_stopping_schedulers_run_to_the_end(tmp_path, scheduler):
+    grid = tune.Tuner(
+        checkpointing_curve, param_space={"q": tune.grid_search([1, 2, 3, 4])},
+        tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler()),
+        run_config=_run_config(tmp_path, stop={"training_iteration": 9})).fit()
+    assert len(grid) == 4 and not grid.errors
+    for result in grid:  # a paused trial resumed from its checkpoint: steps never repeat
+        steps = [m["step"] for m in result.metrics_history]
+        assert steps == list(range(1, len(steps) + 1))
+    assert max(r.metrics["training_iteration"] for r in grid) == 9
