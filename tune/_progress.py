@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ._trial import ERROR, TERMINATED, Trial
+from ._trial import ERROR, TERMINATED, Trial, flat_config
 
 _MAX_ROWS = 20
 _MAX_CONFIG = 3
@@ -17,16 +17,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)[:14]
-
-
-def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}/"))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 class TrialTable:
@@ -67,11 +57,11 @@ class TrialTable:
         return f"== {len(trials)} trials: {status}"
 
     def render(self, trials: list[Trial]) -> list[str]:
-        keys = list(dict.fromkeys(k for t in trials for k in _flat(t.config)))[:_MAX_CONFIG]
+        keys = list(dict.fromkeys(k for t in trials for k in flat_config(t.config)))[:_MAX_CONFIG]
         header = ["trial", "status", *keys, "iter", self.metric or "last result"]
         rows = [header]
         for trial in trials[-_MAX_ROWS:]:
-            flat = _flat(trial.config)
+            flat = flat_config(trial.config)
             result = trial.last_result
             latest = result.get(self.metric, "") if self.metric else ""
             rows.append([trial.trial_id, trial.status, *(_cell(flat.get(k, "")) for k in keys),

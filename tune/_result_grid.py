@@ -8,19 +8,11 @@ from typing import Any
 
 from ember.train import Result
 
+from ._trial import flat_config
+
 
 class TrialFailedError(RuntimeError):
     """A trial's failure, rebuilt from the experiment state (the traceback is the message)."""
-
-
-def _flatten(config: dict[str, Any], prefix: str) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 class ResultGrid:
@@ -93,7 +85,7 @@ class ResultGrid:
                 scored = [r for r in result.metrics_history if _number(r.get(filter_metric)) is not None]
                 if scored:
                     chosen = max(scored, key=lambda r: sign * float(r[filter_metric]))
-            rows.append({**chosen, **_flatten(result.config, "config/"), "logdir": result.path})
+            rows.append({**chosen, **flat_config(result.config, "config/"), "logdir": result.path})
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:

@@ -39,3 +39,14 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial({self.trial_id}, {self.status})"
+
+
+def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as one level, keys joined with "/" (``{"a": {"b": 1}}`` -> ``a/b``)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flat_config(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
