@@ -27,6 +27,7 @@ from typing import Any
 
 import cloudpickle
 
+from . import _last_trace
 from ._backend import LocalRefCounts
 from ._dask_resources import ClusterResources
 from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
@@ -431,6 +432,10 @@ class DaskBackend(LocalRefCounts):
     def shutdown(self) -> None:
         if not self.alive:
             return
+        try:  # for `ember timeline`; a lost scheduler has no trace to give
+            _last_trace.save(self.timeline_events(), "dask")
+        except Exception:  # noqa: BLE001
+            pass
         self.alive = False
         self.futures.clear()
         self._held_args.clear()

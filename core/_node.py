@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from . import _last_trace
 from . import _payload as P
 from . import _serialization
 from ._arena import Arena
@@ -422,6 +423,7 @@ class Node(LocalRefCounts):
                 return
             self.alive = False
         atexit.unregister(self.shutdown)
+        _last_trace.save(self.timeline_events(), "local")  # for `ember timeline`
         self.io.stop()  # first: nothing may read the sockets being closed below
         self.pool.close()
         for worker in list(self.scheduler.workers.values()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import sys
 import tempfile
 
@@ -32,6 +33,9 @@ def _live_children() -> list[psutil.Process]:
 # only this test run's folders (other Ember programs may run on the machine).
 SPILL_PARENT = tempfile.mkdtemp(prefix="ember-tests-")
 os.environ["EMBER_SPILL_DIR"] = SPILL_PARENT
+# Sessions leave their trace for `ember timeline` here, not in the user's cache.
+CACHE_DIR = tempfile.mkdtemp(prefix="ember-tests-cache-")
+os.environ["EMBER_CACHE_DIR"] = CACHE_DIR
 
 
 def _ember_leftovers() -> set[str]:
@@ -68,6 +72,7 @@ def no_leaks_after_module():  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True, scope="session")
 def _remove_spill_parent():  # type: ignore[no-untyped-def]
     yield
+    shutil.rmtree(CACHE_DIR, ignore_errors=True)
     try:
         os.rmdir(SPILL_PARENT)
     except OSError as error:
