@@ -56,8 +56,11 @@ class MessageHandlers:
         task = worker.inflight.get(task_id)
         if task is None:
             return
-        if worker.blocked and next(iter(worker.inflight)) == task_id:
-            self._abandon_waits(worker)  # it finished (e.g. cancelled) while in get
+        if worker.blocked and worker.actor is None and next(iter(worker.inflight)) == task_id:
+            # A task worker runs one task at a time: its waits were that task's, and it
+            # finished (e.g. cancelled) while in get. An actor's waits may come from any of
+            # its threads, so one of its calls ending says nothing about them.
+            self._abandon_waits(worker)
         node.scheduler.finish(worker, task)
         node.timeline.append((task.name, task.task_id, worker.index, worker.pid, start, end))
         if task.creates_actor:

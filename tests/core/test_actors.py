@@ -322,3 +322,42 @@ def test_local_mode_runs_actors_in_process():
 @ember.remote(num_returns="streaming")
 def _local_stream(n):
     yield from range(n)
+
+
+def test_get_from_an_actors_own_thread_survives_its_other_calls_finishing(session):
+    """A blocked get belongs to whichever actor thread made it: another call of the actor
+    ending meanwhile must not drop it (it once did: the get never returned)."""
+
+    @ember.remote
+    class Echo:
+        def ping(self, x):
+            return x
+
+    @ember.remote
+    class Caller:
+        def __init__(self):
+            self.done, self.error = 0, None
+            threading.Thread(target=self.loop, daemon=True).start()
+
+        def loop(self):
+            try:
+                for i in range(60):
+                    echo = Echo.remote()
+                    assert ember.get(echo.ping.remote(i), timeout=20) == i
+                    ember.kill(echo)
+                    self.done += 1
+            except BaseException as error:  # reported to the test below
+                self.error = repr(error)
+
+        def progress(self):
+            return self.done, self.error
+
+    caller = Caller.options(max_concurrency=4).remote()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, error = ember.get(caller.progress.remote())  # calls ending while it waits
+        assert error is None, error
+        if done == 60:
+            break
+    assert done == 60
+    ember.kill(caller)
