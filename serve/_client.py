@@ -14,6 +14,7 @@ from typing import Any, Callable, TypeVar
 import ember
 
 CONTROLLER_NAME = "ember_serve_controller"
+PROXY_NAME = "ember_serve_proxy"
 NAMESPACE = "ember_serve"
 T = TypeVar("T")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import ember
 
+from . import _client
 from ._application import DeploymentSpec
 from ._deployment_state import DeploymentState
 from ._proxy import HTTPProxy
@@ -93,7 +94,9 @@ class Controller:
                     f"{self.proxy_options['port']}; every application shares it. Use the "
                     "same host/port, or serve.shutdown() first to move it")
             return
-        proxy = ember.remote(HTTPProxy).options(num_cpus=0, max_restarts=0).remote()
+        proxy = ember.remote(HTTPProxy).options(
+            num_cpus=0, max_restarts=0, name=_client.PROXY_NAME,
+            namespace=_client.NAMESPACE).remote()
         try:
             self.proxy_port = ember.get(proxy.start.remote(
                 http["host"], http["port"], http.get("request_timeout_s")))
