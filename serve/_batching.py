@@ -21,6 +21,9 @@ from typing import Any, Callable
 from ._config import check_number
 
 _BATCH_ATTRIBUTE = "__ember_serve_batch_size__"
+_PER_INSTANCE: weakref.WeakKeyDictionary[Any, dict[Any, _BatchQueue]] = \
+    weakref.WeakKeyDictionary()
+_SHARED: dict[Any, _BatchQueue] = {}
 
 
 class _BatchQueue:
@@ -108,19 +111,6 @@ def batch(_function: Callable[..., Any] | None = None, *, max_batch_size: int = 
             raise TypeError(f"@serve.batch needs a function or method, got {function!r}")
         parameters = list(inspect.signature(function).parameters)
         is_method = bool(parameters) and parameters[0] == "self"
-        queues: weakref.WeakKeyDictionary[Any, _BatchQueue] = weakref.WeakKeyDictionary()
-        shared: list[_BatchQueue] = []
-
-        def queue_for(owner: Any) -> _BatchQueue:
-            if owner is None:
-                if not shared:
-                    shared.append(_BatchQueue(function, max_batch_size, batch_wait_timeout_s))
-                return shared[0]
-            queue = queues.get(owner)
-            if queue is None:
-                queue = queues[owner] = _BatchQueue(function, max_batch_size,
-                                                    batch_wait_timeout_s)
-            return queue
 
         @functools.wraps(function)
         async def batched(*args: Any) -> Any:
@@ -129,7 +119,8 @@ def batch(_function: Callable[..., Any] | None = None, *, max_batch_size: int = 
                 raise TypeError(
                     f"{function.__qualname__} is a @serve.batch function: call it with one "
                     f"input (it receives a list of them), got {len(rest)} arguments")
-            return await queue_for(owner).put(owner, rest[0])
+            queue = _queue_for(batched, owner, function, max_batch_size, batch_wait_timeout_s)
+            return await queue.put(owner, rest[0])
 
         setattr(batched, _BATCH_ATTRIBUTE, max_batch_size)
         return batched
@@ -137,6 +128,21 @@ def batch(_function: Callable[..., Any] | None = None, *, max_batch_size: int = 
     if _function is not None:
         return wrap(_function)
     return wrap
+
+
+def _queue_for(key: Any, owner: Any, function: Callable[..., Any], max_batch_size: int,
+               timeout_s: float) -> _BatchQueue:
+    """The queue of ``owner`` (None for a plain function) for one batched function.
+
+    Queues live in module-level tables, not in the wrapper's closure: ``functools.wraps``
+    gives the wrapper the user's module, so it travels by value with the user's class,
+    and queues (weak references, futures) must not travel.
+    """
+    table = _SHARED if owner is None else _PER_INSTANCE.setdefault(owner, {})
+    queue = table.get(key)
+    if queue is None:
+        queue = table[key] = _BatchQueue(function, max_batch_size, timeout_s)
+    return queue
 
 
 def largest_batch_size(target: Any) -> int:
