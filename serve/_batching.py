@@ -16,7 +16,8 @@ import asyncio
 import functools
 import inspect
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._config import check_number
 
@@ -51,7 +52,7 @@ class _BatchQueue:
             if len(self.items) < self.max_batch_size and self.timeout_s > 0:
                 try:
                     await asyncio.wait_for(self.full.wait(), self.timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             batch = self.items[:self.max_batch_size]
             del self.items[:self.max_batch_size]
@@ -70,7 +71,7 @@ class _BatchQueue:
                 raise TypeError(
                     f"@serve.batch function {self.function.__qualname__} got {len(inputs)} "
                     f"inputs and must return a list of {len(inputs)} results, returned {got}")
-        except Exception as error:  # every caller of this batch sees the failure
+        except Exception as error:  # noqa: BLE001 - every caller of this batch sees it
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import ember
 
@@ -57,7 +58,7 @@ def off_loop(function: Callable[[], T]) -> T:
     def target() -> None:
         try:
             box["value"] = function()
-        except BaseException as error:  # re-raised in the calling thread
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
             box["error"] = error
     thread = threading.Thread(target=target, name="ember-serve-call", daemon=True)
     thread.start()

@@ -24,7 +24,12 @@ from ._application import DeploymentSpec
 from ._deployment_state import DeploymentState
 from ._proxy import HTTPProxy
 from ._rollout import room_for
-from ._status import ApplicationStatus, ApplicationStatusInfo, DeploymentStatus, ServeStatus
+from ._status import (
+    ApplicationStatus,
+    ApplicationStatusInfo,
+    DeploymentStatus,
+    ServeStatus,
+)
 
 TICK_S = 0.05
 
@@ -174,7 +179,7 @@ class Controller:
             started = time.monotonic()
             try:
                 self._tick()
-            except Exception:  # a bug here must not stop serving; log and go on
+            except Exception:  # noqa: BLE001 - a bug here must not stop serving
                 import traceback
 
                 traceback.print_exc()

@@ -7,7 +7,8 @@ A ``Deployment`` is only a description: nothing runs until ``serve.run`` hands t
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._application import Application
 from ._batching import largest_batch_size

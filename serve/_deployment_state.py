@@ -14,6 +14,7 @@ then asks ``_rollout.plan`` what to start and stop. A replica leaves the proxy's
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,12 @@ from ._application import DeploymentSpec
 from ._autoscaling import ScalingState, decide
 from ._replica import Replica
 from ._rollout import ReplicaView, plan
-from ._status import REPLICA_TRANSITIONS, DeploymentStatus, DeploymentStatusInfo, ReplicaState
+from ._status import (
+    REPLICA_TRANSITIONS,
+    DeploymentStatus,
+    DeploymentStatusInfo,
+    ReplicaState,
+)
 
 START_ATTEMPTS = 3
 _replica_class: Any = None
@@ -132,7 +138,7 @@ class DeploymentState:
         ref, record.start_ref = record.start_ref, None
         try:
             record.info = ember.get(ref)
-        except Exception as error:  # the constructor or start failed
+        except Exception as error:  # noqa: BLE001 - the constructor or start failed
             self.failures += 1
             if self.failures >= START_ATTEMPTS:
                 self.failed_message = (
@@ -148,17 +154,15 @@ class DeploymentState:
     def _check(self, record: ReplicaRecord, now: float, ready: set[Any]) -> bool:
         config = self.spec.config
         if record.ongoing_ref is not None and record.ongoing_ref in ready:
-            try:
+            with contextlib.suppress(Exception):  # the health check says what happened
                 record.ongoing = ember.get(record.ongoing_ref)
-            except Exception:  # noqa: BLE001 - the health check says what happened
-                pass
             record.ongoing_ref = None
         if record.health_ref is not None:
             if record.health_ref in ready:
                 ref, record.health_ref = record.health_ref, None
                 try:
                     ember.get(ref)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - any failure: replace it
                     return self._replace(record, f"health check failed: {_short(error)}")
                 record.last_check = now
             elif now - record.health_sent > config.health_check_timeout_s:
@@ -193,10 +197,8 @@ class DeploymentState:
 
     def _forget(self, record: ReplicaRecord) -> None:
         self.replicas.pop(record.replica_id, None)
-        try:
+        with contextlib.suppress(Exception):  # already gone
             ember.kill(record.actor)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
     def _autoscale(self, now: float, queued: int) -> None:
         scaling = self.spec.config.autoscaling_config

@@ -13,6 +13,7 @@ replica that power-of-two-choices routing reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Any
@@ -77,9 +78,8 @@ class _Router:
 
         def run() -> None:
             try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - keep the old list; the next call retries
-                pass
+                with contextlib.suppress(Exception):  # keep the old list; the next call retries
+                    self.refresh()
             finally:
                 self.refreshing = False
         threading.Thread(target=run, name="ember-serve-refresh", daemon=True).start()
@@ -248,10 +248,8 @@ class DeploymentResponse:
         return self._ref
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown
             self._finish()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 class DeploymentResponseGenerator:
@@ -294,10 +292,8 @@ class DeploymentResponseGenerator:
             self._replica_id = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown
             self._finish()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 def _next_or_none(refs: Any) -> Any:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 # The parts of an ASGI scope that travel to the replica (plain, picklable values).
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "root_path",

@@ -14,6 +14,7 @@ The controller pushes the route table (``update``) whenever replicas come or go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from typing import Any
@@ -99,14 +100,12 @@ class HTTPProxy:
         for route in self.routes:
             if route.links.get(link.replica_id) is link:
                 route.drop(link)
-                try:
+                with contextlib.suppress(Exception):  # the health check finds it anyway
                     if self.controller is None:
                         self.controller = _client.get_controller()
                     if self.controller is not None:
                         self.controller.replica_failed.remote(
                             route.app, route.deployment, link.replica_id)
-                except Exception:  # noqa: BLE001 - the health check will find it anyway
-                    pass
 
     # -- ASGI -------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -134,7 +133,7 @@ class HTTPProxy:
         try:
             await asyncio.wait_for(self._forward(route, forwarded, body, receive, send, started),
                                    self.request_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if not started:
                 await _respond(send, 408, JSON, json.dumps({
                     "error": f"the request took longer than request_timeout_s="

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import _wire
 from ._routing import choose

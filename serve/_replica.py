@@ -15,7 +15,8 @@ import inspect
 import logging
 import os
 import traceback
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import cloudpickle
 
@@ -173,7 +174,7 @@ class Replica:
                 send(("r", rid, status, headers, payload))
         except asyncio.CancelledError:
             send(("e", rid))
-        except Exception as error:  # the client gets a JSON error; the log keeps the trace
+        except Exception as error:  # noqa: BLE001 - a JSON error; the log keeps the trace
             logger.error("request to %s/%s failed:\n%s", self.app, self.deployment,
                          traceback.format_exc())
             status, payload = _http_io.error_body(error, self.app, self.deployment)

@@ -24,7 +24,8 @@ import pickle
 import socket
 import sys
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _HEADER = 4
 
@@ -81,8 +82,8 @@ def new_address() -> str:
     name = f"ember-serve-{uuid.uuid4().hex[:16]}"
     if sys.platform.startswith("linux"):
         return "\0" + name
-    import tempfile
     import os
+    import tempfile
 
     return os.path.join(tempfile.gettempdir(), name + ".sock")
 

@@ -7,11 +7,11 @@ import concurrent.futures
 
 import httpx
 import pytest
-
-from ember import serve
 from ember.serve._autoscaling import ScalingState, decide, wanted_replicas
 from ember.serve._config import AutoscalingConfig
 from tests_support import wait_for
+
+from ember import serve
 
 CONFIG = AutoscalingConfig(min_replicas=1, max_replicas=5, target_ongoing_requests=2,
                            upscale_delay_s=3, downscale_delay_s=10)

@@ -10,10 +10,10 @@ import time
 
 import httpx
 import pytest
+from tests_support import wait_for
+from tests_support.ports import port_is_open
 
 from ember import serve
-from tests_support import wait_for
-from tests.serve.conftest import port_is_open
 
 
 @serve.deployment(num_replicas=2, num_cpus=0, health_check_period_s=0.2,

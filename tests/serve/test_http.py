@@ -8,9 +8,9 @@ import threading
 import httpx
 import pytest
 from starlette.responses import PlainTextResponse, StreamingResponse
+from tests_support import wait_for
 
 from ember import serve
-from tests_support import wait_for
 
 
 @serve.deployment
@@ -118,13 +118,12 @@ class Streamer:
 ])
 def test_generators_and_streaming_responses_stream(port, kind, expected_type, expected):
     serve.run(Streamer.bind(), port=port)
-    chunks = []
+    chunks: list[str] = []
     with httpx.stream("GET", f"http://127.0.0.1:{port}/",
                       params={"n": 5, "kind": kind}) as response:
         assert response.headers["content-type"] == expected_type
         assert response.headers.get("transfer-encoding") == "chunked"
-        for chunk in response.iter_text():
-            chunks.append(chunk)
+        chunks.extend(response.iter_text())
     assert "".join(chunks) == expected
 
 
@@ -149,8 +148,9 @@ class Gate:
 
 
 def _proxy_queue() -> int:
-    import ember
     from ember.serve import _client
+
+    import ember
 
     proxy = ember.get_actor(_client.PROXY_NAME, namespace=_client.NAMESPACE)
     return sum(ember.get(proxy.queue_lengths.remote()).values())

@@ -6,7 +6,6 @@ import asyncio
 import random
 
 import pytest
-
 from ember.serve._proxy_links import Full, Route
 from ember.serve._routing import choose
 
