@@ -89,8 +89,8 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
     controller = _controller()
     forget_routers()
     http = {"host": host, "port": port, "request_timeout_s": request_timeout_s}
-    ember.get(controller.deploy.remote(name, route_prefix, ingress, specs, http))
-    _wait_until_running(name)
+    deploy_id = ember.get(controller.deploy.remote(name, route_prefix, ingress, specs, http))
+    _wait_until_running(name, deploy_id)
     handle = DeploymentHandle._make(name, ingress)
     if blocking:
         try:
@@ -101,13 +101,15 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
     return handle
 
 
-def _wait_until_running(name: str) -> None:
+def _wait_until_running(name: str, deploy_id: int) -> None:
     while True:
-        app = status().applications.get(name)
-        if app is not None and app.status == ApplicationStatus.RUNNING:
-            return
-        if app is not None and app.status == ApplicationStatus.DEPLOY_FAILED:
-            raise RuntimeError(f"application {name!r} failed to deploy: {app.message}")
+        state = _client.call("get_app_state", name)
+        if state is not None and state[0] >= deploy_id:
+            _, app_status, message = state
+            if app_status == ApplicationStatus.RUNNING:
+                return
+            if app_status == ApplicationStatus.DEPLOY_FAILED:
+                raise RuntimeError(f"application {name!r} failed to deploy: {message}")
         time.sleep(_POLL_S)
 
 

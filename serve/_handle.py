@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from typing import Any
@@ -39,7 +40,7 @@ class _Router:
 
     def pick(self) -> tuple[str, Any]:
         if not self.replicas:
-            self.refresh()
+            _client.off_loop(self.refresh)
         elif time.monotonic() - self.fetched_at > _REFRESH_S:
             self.refresh_in_background()
         with self.lock:
@@ -159,8 +160,6 @@ class DeploymentHandle:
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Send the call to a replica now; returns a DeploymentResponse (or, with
         ``options(stream=True)``, a DeploymentResponseGenerator)."""
-        args = tuple(_unwrap(a) for a in args)
-        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         if self._stream:
             return DeploymentResponseGenerator(self, args, kwargs)
         return DeploymentResponse(self, args, kwargs)
@@ -179,8 +178,21 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class DeploymentResponse:
-    """The future result of a handle call: ``await`` it, or ``.result()`` outside async code."""
+    """The future result of a handle call: ``await`` it, or ``.result()`` outside async code.
+
+    Outside an event loop the call is sent at once. Inside one (a replica) it is sent
+    from a helper thread when awaited: a backend may make the sending thread wait (on
+    Dask, a call made inside a worker returns when it is done), and the loop must not.
+    """
 
     def __init__(self, handle: DeploymentHandle, args: tuple[Any, ...], kwargs: dict[str, Any]):
         self._handle = handle
@@ -189,40 +201,51 @@ class DeploymentResponse:
         self._router = _router(handle._app, handle._deployment)
         self._replica_id: str | None = None
         self._ref: Any = None
-        self._submit()
+        if not _in_event_loop():
+            self._submit()
 
     def _submit(self) -> None:
-        replica_id, actor = _client.off_loop(self._router.pick)
+        """Send the call (blocking is fine here: never on an event loop's thread)."""
+        args = tuple(_unwrap(a) for a in self._args)
+        kwargs = {k: _unwrap(v) for k, v in self._kwargs.items()}
+        replica_id, actor = self._router.pick()
         self._replica_id = replica_id
-        self._ref = actor.call.remote(self._handle._method, *self._args, **self._kwargs)
+        self._ref = actor.call.remote(self._handle._method, *args, **kwargs)
 
     def _finish(self) -> None:
         if self._replica_id is not None:
             self._router.done(self._replica_id)
             self._replica_id = None
 
-    def _retry_after(self, error: BaseException, attempt: int) -> bool:
+    def _died(self, error: BaseException, attempt: int) -> str | None:
+        """The replica to forget before retrying, if ``error`` means it died."""
         if not isinstance(error, ember.ActorDiedError) or attempt >= _RETRIES:
-            return False
+            return None
         dead, self._replica_id = self._replica_id, None
         if dead is not None:
             self._router.done(dead)
-            _client.off_loop(lambda: self._router.forget(dead))
+        return dead or ""
+
+    def _resubmit(self, dead: str) -> None:
+        self._router.forget(dead)
         self._submit()
-        return True
 
     def result(self, timeout_s: float | None = None) -> Any:
         """Wait for the value (raising the replica's exception, with its traceback)."""
+        if self._ref is None:
+            _client.off_loop(self._submit)
         attempt = 0
         while True:
             try:
                 value = ember.get(self._ref, timeout=timeout_s)
             except BaseException as error:
                 attempt += 1
-                if self._retry_after(error, attempt):
-                    continue
-                self._finish()
-                raise
+                dead = self._died(error, attempt)
+                if dead is None:
+                    self._finish()
+                    raise
+                _client.off_loop(functools.partial(self._resubmit, dead))
+                continue
             self._finish()
             return value
 
@@ -230,26 +253,47 @@ class DeploymentResponse:
         return self._wait().__await__()
 
     async def _wait(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._ref is None:
+            await loop.run_in_executor(None, self._submit)
         attempt = 0
         while True:
             try:
                 value = await self._ref
             except BaseException as error:
                 attempt += 1
-                if self._retry_after(error, attempt):
-                    continue
-                self._finish()
-                raise
+                dead = self._died(error, attempt)
+                if dead is None:
+                    self._finish()
+                    raise
+                await loop.run_in_executor(None, self._resubmit, dead)
+                continue
             self._finish()
             return value
 
     def _to_object_ref(self) -> Any:
-        """The ObjectRef holding the result (Ray's name)."""
+        """The ObjectRef holding the result (Ray's name); sends the call if not yet sent."""
+        if self._ref is None:
+            _client.off_loop(self._submit)
         return self._ref
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown
             self._finish()
+
+
+def prefetch(value: Any) -> None:
+    """Fetch the replica lists of the handles in ``value`` (a replica's constructor
+    arguments) now, where blocking is fine, so calls from its event loop need not."""
+    if isinstance(value, DeploymentHandle):
+        with contextlib.suppress(Exception):  # fetched again on first use
+            _router(value._app, value._deployment).refresh()
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            prefetch(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            prefetch(item)
 
 
 class DeploymentResponseGenerator:
@@ -259,16 +303,29 @@ class DeploymentResponseGenerator:
     """
 
     def __init__(self, handle: DeploymentHandle, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self._handle = handle
+        self._args = args
+        self._kwargs = kwargs
         self._router = _router(handle._app, handle._deployment)
-        replica_id, actor = _client.off_loop(self._router.pick)
-        self._replica_id: str | None = replica_id
+        self._replica_id: str | None = None
+        self._refs: Any = None
+        if not _in_event_loop():
+            self._start()
+
+    def _start(self) -> None:
+        args = tuple(_unwrap(a) for a in self._args)
+        kwargs = {k: _unwrap(v) for k, v in self._kwargs.items()}
+        replica_id, actor = self._router.pick()
+        self._replica_id = replica_id
         method = actor.call_stream.options(num_returns="streaming")
-        self._refs = method.remote(handle._method, *args, **kwargs)
+        self._refs = method.remote(self._handle._method, *args, **kwargs)
 
     def __iter__(self) -> DeploymentResponseGenerator:
         return self
 
     def __next__(self) -> Any:
+        if self._refs is None:
+            _client.off_loop(self._start)
         try:
             return ember.get(next(self._refs))
         except StopIteration:
@@ -280,6 +337,8 @@ class DeploymentResponseGenerator:
 
     async def __anext__(self) -> Any:
         loop = asyncio.get_running_loop()
+        if self._refs is None:
+            await loop.run_in_executor(None, self._start)
         ref = await loop.run_in_executor(None, _next_or_none, self._refs)
         if ref is None:
             self._finish()

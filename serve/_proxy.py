@@ -100,12 +100,16 @@ class HTTPProxy:
         for route in self.routes:
             if route.links.get(link.replica_id) is link:
                 route.drop(link)
-                with contextlib.suppress(Exception):  # the health check finds it anyway
-                    if self.controller is None:
-                        self.controller = _client.get_controller()
-                    if self.controller is not None:
-                        self.controller.replica_failed.remote(
-                            route.app, route.deployment, link.replica_id)
+                report = (route.app, route.deployment, link.replica_id)
+                asyncio.get_running_loop().run_in_executor(None, self._report, report)
+
+    def _report(self, failure: tuple[str, str, str]) -> None:
+        """Tell the controller (from a helper thread: the call may wait for its result)."""
+        with contextlib.suppress(Exception):  # the health check finds it anyway
+            if self.controller is None:
+                self.controller = _client.get_controller()
+            if self.controller is not None:
+                self.controller.replica_failed.remote(*failure)
 
     # -- ASGI -------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

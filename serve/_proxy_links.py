@@ -77,17 +77,18 @@ class ReplicaLink:
         rid = next(self.ids)
         pending = _Pending(loop.create_future())
         if not self.local:  # another machine: the replica answers through an actor call
-            ref = self.actor.call_http.remote(scope, body)
-            asyncio.ensure_future(self._relay(ref, pending))
+            call = self.actor.call_http.remote  # sent from a helper thread: it may wait
+            ref_future = loop.run_in_executor(None, call, scope, body)
+            asyncio.ensure_future(self._relay(ref_future, pending))
             return rid, pending
         protocol = await self._connection()
         self.pending[rid] = pending
         protocol.send(("h", rid, scope, body))
         return rid, pending
 
-    async def _relay(self, ref: Any, pending: _Pending) -> None:
+    async def _relay(self, ref_future: Any, pending: _Pending) -> None:
         try:
-            pending.future.set_result(await ref)
+            pending.future.set_result(await (await ref_future))
         except Exception as error:  # noqa: BLE001 - the actor is gone
             self._mark_dead()
             if not pending.future.done():

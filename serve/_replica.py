@@ -21,6 +21,7 @@ from typing import Any
 import cloudpickle
 
 from . import _http_io, _wire
+from ._handle import prefetch
 
 logger = logging.getLogger("ember.serve")
 
@@ -34,6 +35,7 @@ class Replica:
         self.deployment = deployment
         self.replica_id = replica_id
         target, args, kwargs = cloudpickle.loads(blob)
+        prefetch([args, kwargs])  # handles to other deployments learn their replicas now
         self.function = target if is_function else None
         self.instance = None if is_function else target(*args, **kwargs)
         self.ongoing = 0
