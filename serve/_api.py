@@ -154,12 +154,14 @@ def get_app_handle(name: str) -> DeploymentHandle:
 
 
 def shutdown() -> None:
-    """Stop every application, the proxy (its port closes) and the controller."""
+    """Stop every application and the proxy (its port is closed on return).
+
+    The idle controller actor stays until ``ember.shutdown()``.
+    """
     controller = _client.get_controller()
     if controller is None:
         return
     try:
         ember.get(controller.shutdown.remote())
     finally:
-        ember.kill(controller)
         forget_routers()

@@ -139,13 +139,18 @@ class Controller:
         stopped.result(timeout=60)
 
     def _shutdown(self) -> None:
-        """In the reconcile thread: stop what is left, then the proxy, then the loop."""
-        self.stopped.set()
+        """In the reconcile thread: stop what is left, then the proxy. The controller
+        itself stays, idle, for the next ``serve.run`` (on Dask a killed named actor
+        keeps its name, so a new one could not take it)."""
         for app in self.apps.values():  # whatever did not stop in time
             for state in app.deployments.values():
                 for record in list(state.replicas.values()):
                     state._forget(record)
+        self.apps.clear()
         proxy, self.proxy = self.proxy, None
+        self.proxy_options, self.proxy_port, self.routes_sent = {}, None, None
+        self.queued, self.queued_ref = {}, None
+        self._publish()
         if proxy is not None:
             try:
                 _client.get(proxy.stop.remote(), timeout=10)
