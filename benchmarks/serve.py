@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _compare import Figure, emit, run_compare  # noqa: E402
+from _compare import Figure, emit, run_compare
 
 HERE = Path(__file__).resolve()
 PLAIN_APP = """
