@@ -1,0 +1,347 @@
+"""The controller: one named actor that owns every application, replica and the proxy.
+
+    serve.run ----deploy(specs)----> Controller ----creates----> Replica actors
+    serve.delete/shutdown -------->     | commands queue
+    proxy ----replica_failed------>     v
+                                   reconcile thread, every 50 ms:
+                                     apply commands -> wait(pending refs, timeout=0)
+                                     -> tick each deployment -> push routes to the proxy
+                                     -> publish snapshots
+    serve.status, handles  <------ snapshots (status, replica lists), read without waiting
+
+Only the reconcile thread changes state or calls other actors (method threads queue
+commands and read snapshots), and it holds no lock while it calls: on the Dask backend
+a call made inside a worker waits for its result, so a call made under a lock that the
+callee's own calls need (a replica's constructor fetching the replica list of a
+handle) would deadlock.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ember
+
+from . import _client
+from ._application import DeploymentSpec
+from ._deployment_state import DeploymentState
+from ._proxy import HTTPProxy
+from ._rollout import room_for
+from ._status import (
+    ApplicationStatus,
+    ApplicationStatusInfo,
+    DeploymentStatus,
+    ServeStatus,
+)
+
+TICK_S = 0.05
+
+
+@dataclass
+class AppState:
+    name: str
+    route_prefix: str | None
+    ingress: str
+    deploy_id: int = 0
+    deployments: dict[str, DeploymentState] = field(default_factory=dict)
+    deleting: bool = False
+    was_running: bool = False
+
+
+class Controller:
+    """The actor class (``ember.remote(Controller)``, named, detached)."""
+
+    def __init__(self) -> None:
+        self.commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.apps: dict[str, AppState] = {}  # the reconcile thread's own
+        self.status_snapshot: dict[str, Any] = ServeStatus().to_dict()
+        self.deploy_ids: dict[str, int] = {}
+        self.replica_snapshot: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        self.lock = threading.Lock()  # guards `prefixes` and the id counter
+        self.prefixes: dict[str, str | None] = {}  # accepted applications -> route prefix
+        self.ids = itertools.count(1)
+        self.proxy: Any = None
+        self.proxy_options: dict[str, Any] = {}
+        self.proxy_port: int | None = None
+        self.routes_sent: Any = None
+        self.queued: dict[str, int] = {}
+        self.queued_ref: Any = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="ember-serve-reconcile",
+                                       daemon=True)
+        self.thread.start()
+
+    # -- calls from the driver ----------------------------------------------------------------
+    def deploy(self, name: str, route_prefix: str | None, ingress: str,
+               specs: list[DeploymentSpec], http: dict[str, Any]) -> int:
+        """Accept application ``name`` (new or updated); returns its deploy id, which
+        ``get_app_state`` reports once the reconcile thread has applied it."""
+        with self.lock:
+            for other, prefix in self.prefixes.items():
+                if other != name and route_prefix is not None and prefix == route_prefix:
+                    raise ValueError(
+                        f"route_prefix {route_prefix!r} is already used by application "
+                        f"{other!r}; pick another route_prefix or delete that application")
+            deploy_id = next(self.ids)
+            accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self.commands.put(("deploy", accepted, deploy_id, name, route_prefix, ingress,
+                               specs, http))
+            accepted.result()  # raises if the proxy cannot start (e.g. the port is taken)
+            self.prefixes[name] = route_prefix
+        return deploy_id
+
+    def _ensure_proxy(self, http: dict[str, Any]) -> None:
+        if self.proxy is not None:
+            if (http["host"], http["port"]) != (self.proxy_options["host"],
+                                                self.proxy_options["port"]):
+                raise ValueError(
+                    f"the HTTP proxy already listens on {self.proxy_options['host']}:"
+                    f"{self.proxy_options['port']}; every application shares it. Use the "
+                    "same host/port, or serve.shutdown() first to move it")
+            return
+        proxy = ember.remote(HTTPProxy).options(
+            num_cpus=0, max_restarts=0, name=_client.PROXY_NAME,
+            namespace=_client.NAMESPACE).remote()
+        try:
+            self.proxy_port = _client.get(proxy.start.remote(
+                http["host"], http["port"], http.get("request_timeout_s")))
+        except BaseException:
+            ember.kill(proxy)
+            raise
+        self.proxy, self.proxy_options = proxy, dict(http)
+        self.routes_sent = None
+
+    def delete(self, name: str) -> None:
+        with self.lock:
+            self.prefixes.pop(name, None)
+        self.commands.put(("delete", name))
+
+    def shutdown(self) -> None:
+        """Stop every application, then the proxy (its port is closed on return)."""
+        with self.lock:
+            names = list(self.prefixes)
+            self.prefixes.clear()
+        for name in names:
+            self.commands.put(("delete", name))
+        deadline = time.monotonic() + 30
+        while (self.status_snapshot["applications"] or not self.commands.empty()) \
+                and time.monotonic() < deadline:
+            time.sleep(TICK_S)
+        stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.commands.put(("shutdown", stopped))
+        stopped.result(timeout=60)
+
+    def _shutdown(self) -> None:
+        """In the reconcile thread: stop what is left, then the proxy. The controller
+        itself stays, idle, for the next ``serve.run`` (on Dask a killed named actor
+        keeps its name, so a new one could not take it)."""
+        for app in self.apps.values():  # whatever did not stop in time
+            for state in app.deployments.values():
+                for record in list(state.replicas.values()):
+                    state._forget(record)
+        self.apps.clear()
+        proxy, self.proxy = self.proxy, None
+        self.proxy_options, self.proxy_port, self.routes_sent = {}, None, None
+        self.queued, self.queued_ref = {}, None
+        self._publish()
+        if proxy is not None:
+            try:
+                _client.get(proxy.stop.remote(), timeout=10)
+            finally:
+                ember.kill(proxy)
+
+    def get_status(self) -> dict[str, Any]:
+        return self.status_snapshot
+
+    def get_app_state(self, name: str) -> tuple[int, str, str] | None:
+        """(last applied deploy id, status, message) of application ``name``."""
+        app = self.status_snapshot["applications"].get(name)
+        if app is None:
+            return None
+        return self.deploy_ids.get(name, 0), app["status"], app["message"]
+
+    def app_exists(self, name: str) -> bool:
+        return name in self.status_snapshot["applications"]
+
+    def ingress_of(self, name: str) -> str:
+        app = self.status_snapshot["applications"].get(name)
+        if app is None or app["status"] == ApplicationStatus.DELETING:
+            known = ", ".join(sorted(self.status_snapshot["applications"])) or "(none)"
+            raise ValueError(f"no application named {name!r}; running: {known}")
+        return str(app["ingress"])
+
+    # -- calls from handles and the proxy ------------------------------------------------
+    def get_replicas(self, app_name: str, deployment: str) -> list[tuple[str, Any]]:
+        replicas = self.replica_snapshot.get((app_name, deployment))
+        if replicas is None:
+            raise ValueError(
+                f"no deployment {deployment!r} in application {app_name!r}; it was "
+                "deleted or never deployed")
+        return replicas
+
+    def replica_failed(self, app_name: str, deployment: str, replica_id: str) -> None:
+        self.commands.put(("failed", app_name, deployment, replica_id))
+
+    # -- the reconcile thread ----------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self.stopped.is_set():
+            started = time.monotonic()
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - a bug here must not stop serving
+                import traceback
+
+                traceback.print_exc()
+            time.sleep(max(0.0, TICK_S - (time.monotonic() - started)))
+
+    def _apply_commands(self, now: float) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if command[0] == "deploy":
+                accepted, http = command[1], command[-1]
+                try:
+                    if command[4] is not None:  # a route prefix: the proxy must run
+                        self._ensure_proxy(http)
+                except BaseException as error:  # noqa: BLE001 - the caller gets it
+                    accepted.set_exception(error)
+                    continue
+                self._apply_deploy(now, *command[2:-1])
+                accepted.set_result(None)
+            elif command[0] == "shutdown":
+                try:
+                    self._shutdown()
+                finally:
+                    command[1].set_result(None)
+                return
+            elif command[0] == "delete":
+                app = self.apps.get(command[1])
+                if app is not None:
+                    app.deleting = True
+                    for state in app.deployments.values():
+                        state.stop_all()
+            else:
+                _, app_name, deployment, replica_id = command
+                app = self.apps.get(app_name)
+                state = app.deployments.get(deployment) if app else None
+                if state is not None:
+                    state.check_soon(replica_id)
+            self.routes_sent = None
+
+    def _apply_deploy(self, now: float, deploy_id: int, name: str, route_prefix: str | None,
+                      ingress: str, specs: list[DeploymentSpec]) -> None:
+        app = self.apps.get(name)
+        if app is None or app.deleting:
+            app = self.apps[name] = AppState(name, route_prefix, ingress)
+        app.route_prefix, app.ingress, app.was_running = route_prefix, ingress, False
+        app.deploy_id = deploy_id
+        wanted = {spec.name for spec in specs}
+        for dep_name, state in app.deployments.items():
+            if dep_name not in wanted:
+                state.stop_all()
+        for spec in specs:
+            state = app.deployments.get(spec.name)
+            if state is None or state.deleting:
+                app.deployments[spec.name] = DeploymentState(name, spec, now)
+            else:
+                state.update(spec)
+
+    def _tick(self) -> None:
+        self._apply_commands(time.monotonic())
+        if self.stopped.is_set():
+            return
+        states = [s for app in self.apps.values() for s in app.deployments.values()]
+        refs = [ref for state in states for ref in state.pending_refs()]
+        if self.queued_ref is not None:
+            refs.append(self.queued_ref)
+        ready: set[Any] = set(ember.wait(refs, num_returns=len(refs), timeout=0)[0]) \
+            if refs else set()
+        self._read_queue_lengths(ready)
+        available = ember.available_resources() if states else {}
+        changed = False
+        now = time.monotonic()
+        for app in list(self.apps.values()):
+            for name, state in list(app.deployments.items()):
+                room = room_for(available, state.spec.config.actor_resources_demand())
+                changed |= state.tick(now, ready, room, self.queued.get(f"{app.name}/{name}", 0))
+                if state.deleting and not state.replicas:
+                    del app.deployments[name]
+            if app.deleting and not app.deployments:
+                del self.apps[app.name]
+                changed = True
+        if changed:
+            self.routes_sent = None
+        proxy = self.proxy
+        if self.routes_sent is None and proxy is not None:
+            table = self._routes()
+            with contextlib.suppress(Exception):  # the proxy is stopping (shutdown)
+                _client.get(proxy.update.remote(table), timeout=30)
+            self.routes_sent = table
+        self._publish()
+
+    def _read_queue_lengths(self, ready: set[Any]) -> None:
+        if self.queued_ref is not None and self.queued_ref in ready:
+            try:
+                self.queued = ember.get(self.queued_ref)
+            except Exception:  # noqa: BLE001 - the proxy is gone
+                self.queued = {}
+            self.queued_ref = None
+        if self.queued_ref is None and self.proxy is not None and any(
+                s.spec.config.autoscaling_config is not None
+                for app in self.apps.values() for s in app.deployments.values()):
+            self.queued_ref = self.proxy.queue_lengths.remote()
+
+    def _routes(self) -> list[dict[str, Any]]:
+        table = []
+        for app in self.apps.values():
+            state = app.deployments.get(app.ingress)
+            if app.deleting or app.route_prefix is None or state is None:
+                continue
+            table.append({
+                "prefix": app.route_prefix, "app": app.name, "deployment": app.ingress,
+                "max_ongoing": state.spec.max_ongoing,
+                "max_queued": state.spec.config.max_queued_requests,
+                "replicas": [(r.replica_id, r.info, r.actor) for r in state.running()]})
+        return table
+
+    def _publish(self) -> None:
+        """Swap in fresh snapshots (whole objects: readers never see a half-made one)."""
+        self.replica_snapshot = {
+            (app.name, name): [(r.replica_id, r.actor) for r in state.running()]
+            for app in self.apps.values() for name, state in app.deployments.items()}
+        self.deploy_ids = {app.name: app.deploy_id for app in self.apps.values()}
+        self.status_snapshot = self._status().to_dict()
+
+    def _status(self) -> ServeStatus:
+        apps = {}
+        for app in self.apps.values():
+            deployments = {name: state.status() for name, state in app.deployments.items()}
+            statuses = {d.status for d in deployments.values()}
+            if app.deleting:
+                status = ApplicationStatus.DELETING
+            elif DeploymentStatus.DEPLOY_FAILED in statuses:
+                status = ApplicationStatus.DEPLOY_FAILED
+            elif statuses <= {DeploymentStatus.HEALTHY}:
+                status = ApplicationStatus.RUNNING
+                app.was_running = True
+            elif app.was_running:
+                status = ApplicationStatus.UNHEALTHY if DeploymentStatus.UNHEALTHY in statuses \
+                    else ApplicationStatus.RUNNING
+            else:
+                status = ApplicationStatus.DEPLOYING
+            message = "; ".join(d.message for d in deployments.values() if d.message)
+            apps[app.name] = ApplicationStatusInfo(
+                name=app.name, status=status, message=message, route_prefix=app.route_prefix,
+                ingress=app.ingress, deployments=deployments)
+        proxy = {"host": self.proxy_options.get("host"), "port": self.proxy_port} \
+            if self.proxy is not None else {}
+        return ServeStatus(applications=apps, proxy=proxy)

@@ -1,0 +1,232 @@
+"""The HTTP proxy: uvicorn serving one ASGI callable, inside an actor of its own.
+
+    client --HTTP--> uvicorn --> HTTPProxy.__call__(scope, receive, send)
+        built-in /-/healthz, /-/routes, /-/status
+        longest matching route prefix (none: 404)
+        read the body -> Route.acquire() (all full and queue full: 503)
+        -> one _wire frame to the replica -> its response (or stream) -> client
+        replica exception: the replica's status (500) and JSON error body
+        request_timeout_s passed: 408
+
+The controller pushes the route table (``update``) whenever replicas come or go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from typing import Any
+
+from . import _client
+from ._http_io import JSON, SCOPE_KEYS, TEXT
+from ._proxy_links import Full, ReplicaDied, ReplicaLink, Route
+
+_BUILTIN = ("/-/healthz", "/-/routes", "/-/status")
+
+
+class HTTPProxy:
+    """The actor class (``ember.remote(HTTPProxy)``); created by the controller."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []  # longest prefix first
+        self.server: Any = None
+        self.serve_task: asyncio.Task[None] | None = None
+        self.request_timeout_s: float | None = None
+        self.controller: Any = None
+
+    # -- control ------------------------------------------------------------------------
+    async def start(self, host: str, port: int, request_timeout_s: float | None) -> int:
+        """Bind ``host:port`` and serve; returns the port (useful with port 0)."""
+        import uvicorn
+
+        self.request_timeout_s = request_timeout_s
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off only for sockets that say TCP, and
+        # with Nagle on, the header and body writes of a response wait 40 ms for an ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            sock.close()
+            raise OSError(
+                f"serve cannot listen on {host}:{port} ({error.strerror}); pass a free "
+                "port to serve.run(port=...) or stop what uses it") from None
+        sock.listen(2048)
+        sock.setblocking(False)
+        config = uvicorn.Config(self, lifespan="off", log_level="warning", access_log=False,
+                                proxy_headers=False, server_header=False, date_header=False)
+        self.server = uvicorn.Server(config)
+        self.serve_task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
+        while not self.server.started:
+            if self.serve_task.done():
+                self.serve_task.result()  # raises the reason it stopped
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.005)
+        return int(sock.getsockname()[1])
+
+    async def update(self, table: list[dict[str, Any]]) -> None:
+        """Replace the route table (keeping queues and connections of known routes)."""
+        known = {route.prefix: route for route in self.routes}
+        routes = []
+        for entry in table:
+            route = known.pop(entry["prefix"], None) or Route(
+                entry["prefix"], entry["app"], entry["deployment"])
+            route.update(entry, self._replica_died)
+            routes.append(route)
+        for gone in known.values():  # deleted applications: waiting requests get 404
+            for link in gone.links.values():
+                link.close()
+            for waiter in gone.waiters:
+                if not waiter.done():
+                    waiter.cancel()
+        self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+
+    async def queue_lengths(self) -> dict[str, int]:
+        return {f"{r.app}/{r.deployment}": len(r.waiters) for r in self.routes}
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            if self.serve_task is not None:
+                await asyncio.wait_for(self.serve_task, 10)
+        for route in self.routes:
+            for link in route.links.values():
+                link.close()
+
+    def _replica_died(self, link: ReplicaLink) -> None:
+        for route in self.routes:
+            if route.links.get(link.replica_id) is link:
+                route.drop(link)
+                report = (route.app, route.deployment, link.replica_id)
+                asyncio.get_running_loop().run_in_executor(None, self._report, report)
+
+    def _report(self, failure: tuple[str, str, str]) -> None:
+        """Tell the controller (from a helper thread: the call may wait for its result)."""
+        with contextlib.suppress(Exception):  # the health check finds it anyway
+            if self.controller is None:
+                self.controller = _client.get_controller()
+            if self.controller is not None:
+                self.controller.replica_failed.remote(*failure)
+
+    # -- ASGI -------------------------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+            return
+        path = scope["path"]
+        route = None
+        for candidate in self.routes:
+            if candidate.matches(path):
+                route = candidate
+                break
+        if path in _BUILTIN:
+            return await self._builtin(path, send)
+        if route is None:
+            return await _respond(send, 404, TEXT, (
+                f"Path '{path}' not found; see /-/routes for the application routes").encode())
+        body = await _read_body(receive)
+        forwarded = {key: scope[key] for key in SCOPE_KEYS if key in scope}
+        forwarded["root_path"] = route.root_path
+        if self.request_timeout_s is None:
+            return await self._forward(route, forwarded, body, receive, send)
+        started: list[bool] = []
+        try:
+            await asyncio.wait_for(self._forward(route, forwarded, body, receive, send, started),
+                                   self.request_timeout_s)
+        except TimeoutError:
+            if not started:
+                await _respond(send, 408, JSON, json.dumps({
+                    "error": f"the request took longer than request_timeout_s="
+                             f"{self.request_timeout_s}", "application": route.app}).encode())
+
+    async def _forward(self, route: Route, scope: dict[str, Any], body: bytes, receive: Any,
+                       send: Any, started: list[bool] | None = None) -> None:
+        try:
+            link = await route.acquire()
+        except Full:
+            return await _respond(send, 503, JSON, json.dumps({
+                "error": f"every replica of {route.deployment!r} is busy and "
+                         f"{len(route.waiters)} requests are waiting; retry later",
+                "application": route.app}).encode())
+        except asyncio.CancelledError:
+            if route not in self.routes:  # the application was deleted meanwhile
+                return await _respond(send, 404, TEXT, b"the application was deleted")
+            raise
+        rid = 0
+        try:
+            rid, pending = await link.send(scope, body)
+            head = await pending.future
+            if started is not None:
+                started.append(True)
+            kind = head[0]
+            if kind == "r":
+                await _respond(send, head[2], head[3], head[4])
+            elif kind == "x":
+                await _respond(send, head[2], JSON, head[3])
+            elif kind == "s":
+                await _stream(head, pending, link, rid, receive, send)
+        except (ReplicaDied, OSError) as error:
+            await _respond(send, 503, JSON, json.dumps({
+                "error": f"{error}; retry the request", "application": route.app}).encode())
+        except asyncio.CancelledError:
+            link.cancel(rid)
+            raise
+        finally:
+            route.release(link)
+
+    async def _builtin(self, path: str, send: Any) -> None:
+        if path == "/-/healthz":
+            return await _respond(send, 200, TEXT, b"success")
+        if path == "/-/routes":
+            routes = {r.prefix: r.app for r in self.routes}
+            return await _respond(send, 200, JSON, json.dumps(routes).encode())
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(None, _client.call, "get_status")
+        await _respond(send, 200, JSON, json.dumps(status).encode())
+
+
+async def _read_body(receive: Any) -> bytes:
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return body  # type: ignore[no-any-return]
+    parts = [body]
+    while message.get("more_body"):
+        message = await receive()
+        parts.append(message.get("body", b""))
+    return b"".join(parts)
+
+
+async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]],
+                   body: bytes) -> None:
+    if not any(key == b"content-length" for key, _ in headers):
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _stream(head: tuple[Any, ...], pending: Any, link: ReplicaLink, rid: int,
+                  receive: Any, send: Any) -> None:
+    """Relay a streamed response chunk by chunk; stop the replica if the client leaves."""
+    await send({"type": "http.response.start", "status": head[2], "headers": head[3]})
+    disconnected = asyncio.ensure_future(receive())
+    try:
+        while True:
+            chunk_waiter = asyncio.ensure_future(pending.queue.get())
+            done, _ = await asyncio.wait({chunk_waiter, disconnected},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if chunk_waiter not in done:
+                chunk_waiter.cancel()
+                link.cancel(rid)
+                return
+            chunk = chunk_waiter.result()
+            if chunk is None:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        disconnected.cancel()

@@ -1,0 +1,92 @@
+"""The proxy-replica link: length-prefixed pickle frames over one Unix socket.
+
+One HTTP request is one frame each way (a streamed response is a start frame, one frame
+per chunk and an end frame), multiplexed by request id over one connection per
+(proxy, replica) pair. Frames (``rid`` is the request id):
+
+    proxy -> replica   ("h", rid, scope, body)          an HTTP request
+                       ("k", rid)                       the client went away: cancel
+    replica -> proxy   ("r", rid, status, headers, body) a whole response
+                       ("s", rid, status, headers)      a streamed response starts
+                       ("c", rid, chunk)                one chunk of it
+                       ("e", rid)                       it ended
+                       ("x", rid, status, body)         the call failed (JSON error body)
+
+Why not an actor call: on the embedded engine an actor call between two workers goes
+through the driver (two extra process wake-ups each way); this link is one write and
+one read per direction, which keeps the proxy's added latency small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import socket
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+_HEADER = 4
+
+
+class FramedProtocol(asyncio.Protocol):
+    """Splits the byte stream into messages; ``send`` writes one message."""
+
+    def __init__(self, on_message: Callable[[FramedProtocol, tuple[Any, ...]], None],
+                 on_lost: Callable[[FramedProtocol, Exception | None], None] | None = None):
+        self.on_message = on_message
+        self.on_lost = on_lost
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        start = 0
+        end = len(buffer)
+        while end - start >= _HEADER:
+            size = int.from_bytes(buffer[start:start + _HEADER], "big")
+            if end - start - _HEADER < size:
+                break
+            message = pickle.loads(buffer[start + _HEADER:start + _HEADER + size])
+            start += _HEADER + size
+            self.on_message(self, message)
+        if start:
+            del buffer[:start]
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        if self.closed or self.transport is None:
+            return
+        payload = pickle.dumps(message, protocol=5)
+        self.transport.write(len(payload).to_bytes(_HEADER, "big") + payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.on_lost is not None:
+            self.on_lost(self, exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def new_address() -> str:
+    """A fresh Unix socket address: Linux's abstract namespace (no file to clean up),
+    else a path in the temporary folder."""
+    name = f"ember-serve-{uuid.uuid4().hex[:16]}"
+    if sys.platform.startswith("linux"):
+        return "\0" + name
+    import os
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), name + ".sock")
+
+
+def this_host() -> str:
+    return socket.gethostname()
