@@ -87,10 +87,17 @@ class FailsOnce(Exploding):
         super().__init__(config)
         self.marker = config["marker"]
 
+    def _first_to_fail(self) -> bool:
+        """Atomic across runner processes: exactly one env ever fails."""
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
+
     def step(self, action):
         self.t += 1
-        if self.t == 3 and not os.path.exists(self.marker):
-            open(self.marker, "w").close()
+        if self.t == 3 and self._first_to_fail():
             raise RuntimeError("transient simulator crash")
         return np.zeros(2, np.float32), 1.0, self.t >= 10, False, {}
 
