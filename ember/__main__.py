@@ -18,7 +18,37 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     _serve_cli.add_parser(subparsers)
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_serve]
+def _add_timeline(subparsers: argparse._SubParsersAction) -> None:
+    command = subparsers.add_parser(
+        "timeline", help="export the task trace of the last session (Chrome trace JSON)")
+    command.add_argument("-o", "--output", default="ember-timeline.json",
+                         help="where to write it (ember-timeline.json)")
+
+    def run(args: argparse.Namespace) -> int:
+        from ember import _timeline_command
+
+        code, message = _timeline_command.export(args.output)
+        print(message, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+
+    command.set_defaults(func=run)
+
+
+def _add_doctor(subparsers: argparse._SubParsersAction) -> None:
+    command = subparsers.add_parser(
+        "doctor", help="check versions, backends and limits, with the fix for each problem")
+    command.add_argument("--address", help="also check this Dask cluster (tcp://host:8786)")
+
+    def run(args: argparse.Namespace) -> int:
+        from ember import _doctor
+
+        return _doctor.run(args.address)
+
+    command.set_defaults(func=run)
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_serve, _add_timeline, _add_doctor]
 
 
 def build_parser() -> argparse.ArgumentParser:
