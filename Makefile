@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/python examples/quickstart.py
+	$(VENV)/bin/python examples/end_to_end.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._checkpoint import Checkpoint
+from ._per_thread import PerThread
 from ._storage import RunStorage
 from .trial import current_trial_session
 
@@ -116,16 +117,16 @@ class WorkerSession:
             self.changed.notify_all()
 
 
-_session: WorkerSession | None = None
+_sessions: PerThread[WorkerSession] = PerThread()
 
 
 def install(session: WorkerSession | None) -> None:
-    global _session
-    _session = session
+    """Set (or with None, clear) the session of the calling thread's run."""
+    _sessions.set(session)
 
 
 def current() -> WorkerSession | None:
-    return _session
+    return _sessions.get()
 
 
 def _check_metrics(metrics: Any) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         raise TypeError("report(checkpoint=...) takes a Checkpoint, e.g. "
                         f"Checkpoint.from_directory(folder), got {checkpoint!r:.80}")
-    session = _session
+    session = current()
     if session is not None:
         session.report(metrics, checkpoint)
         return
@@ -159,8 +160,9 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
 
 def get_context() -> TrainContext:
     """The calling worker's ranks (or the trial's context in a tune function trainable)."""
-    if _session is not None:
-        return _session.context
+    session = current()
+    if session is not None:
+        return session.context
     trial = current_trial_session()
     if trial is not None:
         return TrainContext(experiment_name=trial.experiment_name, trial_name=trial.trial_name,
@@ -172,8 +174,9 @@ def get_context() -> TrainContext:
 def get_checkpoint() -> Checkpoint | None:
     """The checkpoint to resume from: the latest reported one after a restart, else
     ``resume_from_checkpoint`` (or the trial's), else None."""
-    if _session is not None:
-        return _session.checkpoint
+    session = current()
+    if session is not None:
+        return session.checkpoint
     trial = current_trial_session()
     return trial.checkpoint if trial is not None else None
 
@@ -181,10 +184,11 @@ def get_checkpoint() -> Checkpoint | None:
 def get_dataset_shard(name: str = "train") -> Any:
     """This worker's share of ``TorchTrainer(datasets={name: ds})``: a DataIterator with
     ``iter_batches`` / ``iter_torch_batches``, re-iterable once per epoch."""
-    if _session is None:
+    session = current()
+    if session is None:
         raise RuntimeError("ember.train.get_dataset_shard() is called from a training loop "
                            "run by TorchTrainer.fit(); there is none in this process")
-    if name not in _session.shards:
+    if name not in session.shards:
         raise KeyError(f"get_dataset_shard({name!r}): no such dataset; the trainer was given "
-                       f"datasets={sorted(_session.shards)}")
-    return _session.shards[name]
+                       f"datasets={sorted(session.shards)}")
+    return session.shards[name]

@@ -27,6 +27,7 @@ from typing import Any
 
 from ._checkpoint import Checkpoint, resolve
 from ._config import CheckpointConfig
+from ._per_thread import PerThread
 from ._storage import CheckpointManager, RunStorage, next_free_index
 
 __all__ = ["CheckpointKeeper", "TrialSession", "current_trial_session", "persist_checkpoint",
@@ -51,17 +52,17 @@ class TrialSession:
     """Index of the first bundle a TorchTrainer's workers may take."""
 
 
-_current: TrialSession | None = None
+_current: PerThread[TrialSession] = PerThread()
 
 
 def set_trial_session(session: TrialSession | None) -> None:
-    """Install (or, with None, clear) the trial this process is running."""
-    global _current
-    _current = session
+    """Install (or, with None, clear) the trial the calling thread runs (several trials
+    may share a process on a cluster, each in its own thread)."""
+    _current.set(session)
 
 
 def current_trial_session() -> TrialSession | None:
-    return _current
+    return _current.get()
 
 
 def persist_checkpoint(checkpoint: Checkpoint, directory: str) -> Checkpoint:

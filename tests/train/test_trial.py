@@ -74,3 +74,28 @@ def _loop(config):
         train.report({"lr": config["lr"], "step": step, "trial_dir": context.get_trial_dir(),
                       "world": context.get_world_size()},
                      checkpoint=train.Checkpoint.from_directory(folder))
+
+
+def test_trial_sessions_are_per_thread_so_trials_sharing_a_process_stay_apart():
+    """On a Dask worker several trial actors share one process, each in its own thread."""
+    import threading
+
+    from ember.train.trial import current_trial_session
+
+    seen = {}
+    ready = threading.Barrier(2)
+
+    def trial(name):
+        set_trial_session(TrialSession(name, name, f"/tmp/{name}", "exp", lambda m, c: None))
+        ready.wait()  # both installed before either looks
+        seen[name] = current_trial_session().trial_name
+        ready.wait()
+        set_trial_session(None)
+
+    threads = [threading.Thread(target=trial, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"a": "a", "b": "b"}
+    assert current_trial_session() is None
