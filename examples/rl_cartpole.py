@@ -1,12 +1,13 @@
-"""PPO solves CartPole-v1, saves a checkpoint, and the policy is loaded back to act.
+"""PPO solves CartPole-v1, saves a checkpoint, and the policy is served over HTTP.
 
     python examples/rl_cartpole.py            # trains until the mean return reaches 450
     python examples/rl_cartpole.py --smoke    # a few iterations, for the test suite
 
-``load_policy(checkpoint_path)`` is the boundary a server uses: it returns an object
-whose ``compute_single_action(obs)`` answers with the greedy action, built from the
-checkpoint alone (no env, no runners). A serve deployment can call it in its
-constructor and answer each request with ``policy.compute_single_action(obs)``.
+The checkpoint deploys the way a train/tune checkpoint does (``Policy.bind(checkpoint)``):
+``load_policy(checkpoint_path)`` builds the greedy policy from the checkpoint alone (no
+env, no runners), and the ``CartPolePolicy`` replica answers ``POST /cartpole
+{"observation": [4 floats]}`` with ``{"action": 0 or 1}``. The example then plays
+episodes whose every action comes from the server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import argparse
 import tempfile
 
 import gymnasium as gym
+import httpx
+
+from ember import serve
 from ember.rl import Algorithm, PPOConfig
 
 
@@ -44,6 +48,36 @@ def load_policy(checkpoint_path: str):  # type: ignore[no-untyped-def]
     return Algorithm.policy_from_checkpoint(checkpoint_path)
 
 
+@serve.deployment(ray_actor_options={"num_cpus": 0})
+class CartPolePolicy:
+    """The trained policy behind HTTP, loaded from the checkpoint once per replica."""
+
+    def __init__(self, checkpoint_path: str):
+        self.policy = load_policy(checkpoint_path)
+
+    async def __call__(self, request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        return {"action": int(self.policy.compute_single_action((await request.json())["observation"]))}
+
+
+def play_over_http(url: str, episodes: int) -> float:
+    """Mean return of episodes whose every action is asked of the server."""
+    env = gym.make("CartPole-v1")
+    total = 0.0
+    try:
+        with httpx.Client(timeout=30) as client:
+            for episode in range(episodes):
+                obs, _ = env.reset(seed=2000 + episode)
+                done = False
+                while not done:
+                    action = client.post(url, json={"observation": obs.tolist()}).json()["action"]
+                    obs, reward, terminated, truncated, _ = env.step(action)
+                    total += float(reward)
+                    done = terminated or truncated
+    finally:
+        env.close()
+    return total / episodes
+
+
 def play(checkpoint_path: str, episodes: int) -> float:
     """Mean return of greedy episodes, acting through a restored Algorithm."""
     algo = Algorithm.from_checkpoint(checkpoint_path)
@@ -67,14 +101,19 @@ def play(checkpoint_path: str, episodes: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few iterations only")
+    parser.add_argument("--port", type=int, default=8000, help="where to serve the policy")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = train(target=450.0, max_iterations=3 if args.smoke else 100,
                      checkpoint_dir=f"{tmp}/cartpole-ppo")
         print(f"checkpoint: {path}")
         print(f"greedy mean return of the restored algorithm: {play(path, 2 if args.smoke else 5):.1f}")
-        policy = load_policy(path)
-        print(f"policy action for the upright pole: {policy.compute_single_action([0.0, 0.0, 0.0, 0.0])}")
+        serve.run(CartPolePolicy.bind(str(path)), name="cartpole", route_prefix="/cartpole",
+                  port=args.port)
+        url = f"http://127.0.0.1:{args.port}/cartpole"
+        returns = play_over_http(url, 1 if args.smoke else 3)
+        print(f"served policy: mean return {returns:.1f} over HTTP at {url}")
+        serve.shutdown()
 
 
 if __name__ == "__main__":
