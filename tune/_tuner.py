@@ -14,6 +14,7 @@ from ._controller import Controller
 from ._registry import resolve_trainable
 from ._result_grid import ResultGrid, TrialFailedError
 from ._schedulers import FIFOScheduler
+from ._search_space import generate_variants
 from ._searcher import BasicVariantGenerator
 from ._state import SEARCHER, load_trials, load_tuner
 from ._stopper import CombinedStopper, TimeoutStopper, coerce_stopper
@@ -105,8 +106,8 @@ class Tuner:
         config = self.tune_config
         samples = None if config.num_samples == -1 else config.num_samples
         if config.search_alg is None:
-            searcher: Any = BasicVariantGenerator(self.param_space, num_samples=samples or -1,
-                                                  seed=config.seed)
+            searcher: Any = (BasicVariantGenerator if samples else _Endless)(
+                self.param_space, num_samples=samples or 1, seed=config.seed)
             max_trials = None
         else:
             searcher, max_trials = config.search_alg, samples
@@ -115,6 +116,18 @@ class Tuner:
         if self._restored is not None and os.path.exists(saved):
             searcher.restore(saved)
         return searcher, max_trials
+
+
+class _Endless(BasicVariantGenerator):
+    """``num_samples=-1``: the grid (with fresh random draws) again and again, until the
+    time budget ends the experiment."""
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        config = super().suggest(trial_id)
+        if config is None:
+            self._queue = generate_variants(self.param_space or {}, 1, self._rng)
+            config = super().suggest(trial_id)
+        return config
 
 
 def _result(trial: Any, controller: Controller) -> Result:

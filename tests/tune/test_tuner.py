@@ -112,6 +112,14 @@ def test_time_budget_ends_the_experiment(tmp_path):
     assert len(grid) == 2 and all(r.error is None for r in grid)
 
 
+def test_unlimited_samples_run_until_the_time_budget(tmp_path):
+    grid = tune.Tuner(quadratic, param_space={"x": tune.uniform(0, 6), "steps": 1},
+                      tune_config=tune.TuneConfig(num_samples=-1, time_budget_s=2.0),
+                      run_config=_run_config(tmp_path)).fit()
+    assert len(grid) > 2 and not grid.errors  # trials kept coming until the budget ran out
+    assert len({r.config["x"] for r in grid}) == len(grid)
+
+
 def test_resources_bound_concurrency(tmp_path):
     def record(config):
         import time
