@@ -57,10 +57,6 @@ class ExperimentState:
         os.makedirs(path, exist_ok=True)
         self._events = open(os.path.join(path, EVENTS), "a", encoding="utf-8")  # noqa: SIM115
 
-    def save_tuner(self, payload: dict[str, Any]) -> None:
-        with open(os.path.join(self.path, TUNER), "wb") as out:
-            cloudpickle.dump(payload, out)
-
     def save_searcher(self, searcher: Any) -> None:
         save = getattr(searcher, "save", None)
         if callable(save):
@@ -94,6 +90,13 @@ class ExperimentState:
 
     def close(self) -> None:
         self._events.close()
+
+
+def save_tuner(path: str, payload: dict[str, Any]) -> None:
+    """The experiment's recipe, as the user gave it (before searchers take their space)."""
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, TUNER), "wb") as out:
+        cloudpickle.dump(payload, out)
 
 
 def load_tuner(path: str) -> dict[str, Any]:

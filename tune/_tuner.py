@@ -16,7 +16,7 @@ from ._result_grid import ResultGrid, TrialFailedError
 from ._schedulers import FIFOScheduler
 from ._search_space import generate_variants
 from ._searcher import BasicVariantGenerator
-from ._state import SEARCHER, load_trials, load_tuner
+from ._state import SEARCHER, load_trials, load_tuner, save_tuner
 from ._stopper import CombinedStopper, TimeoutStopper, coerce_stopper
 from ._trial import ERROR
 from ._tune_config import TuneConfig
@@ -83,9 +83,16 @@ class Tuner:
             path = os.path.join(_local(self.run_config.resolved_storage_path(),
                                        "RunConfig(storage_path=...)"), name)
             trials = []
+        if self._restored is None:
+            save_tuner(path, {"trainable": self.trainable, "param_space": self.param_space,
+                              "tune_config": self.tune_config, "run_config": self.run_config})
         searcher, max_trials = self._searcher(path)
         scheduler = config.scheduler or FIFOScheduler()
-        scheduler.set_search_properties(config.metric, config.mode)
+        if not scheduler.set_search_properties(config.metric, config.mode):
+            raise ValueError(
+                f"TuneConfig(scheduler={type(scheduler).__name__}(...)) compares "
+                f"{scheduler.metric!r} ({scheduler.mode}) but TuneConfig says {config.metric!r} "
+                f"({config.mode}): set metric and mode in one place")
         stopper = coerce_stopper(self.run_config.stop)
         if config.time_budget_s is not None:
             stopper = CombinedStopper(stopper, TimeoutStopper(config.time_budget_s))
@@ -94,10 +101,6 @@ class Tuner:
             metric=config.metric, mode=config.mode, searcher=searcher, scheduler=scheduler,
             stopper=stopper, run_config=self.run_config, max_trials=max_trials,
             max_concurrent=config.max_concurrent_trials, trials=trials)
-        if self._restored is None:
-            controller.state.save_tuner({
-                "trainable": self.trainable, "param_space": self.param_space,
-                "tune_config": self.tune_config, "run_config": self.run_config})
         controller.run()
         return ResultGrid([_result(trial, controller) for trial in controller.trials],
                           config.metric, config.mode, path)
@@ -111,7 +114,11 @@ class Tuner:
             max_trials = None
         else:
             searcher, max_trials = config.search_alg, samples
-            searcher.set_search_properties(config.metric, config.mode, self.param_space)
+            if not searcher.set_search_properties(config.metric, config.mode, self.param_space):
+                raise ValueError(
+                    f"TuneConfig(search_alg={type(searcher).__name__}(...)) was given its own "
+                    "search space (or metric/mode) and the Tuner another: give the space to "
+                    "one of them (Tuner(param_space=...) or the searcher), not both")
         saved = os.path.join(path, SEARCHER)
         if self._restored is not None and os.path.exists(saved):
             searcher.restore(saved)

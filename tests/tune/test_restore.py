@@ -81,3 +81,21 @@ def test_restore_after_the_driver_was_killed(tmp_path):
     starts = sorted(name.split("_")[1] for name in os.listdir(marks))
     assert starts.count("0") == 1  # the finished trial did not run again
     assert starts.count("1") == 2 and by_x[1].metrics["started"] > 0  # resumed, not restarted
+
+
+def test_restoring_a_finished_optuna_experiment_runs_nothing_again(tmp_path):
+    pytest.importorskip("optuna")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def once(config):
+        (marks / f"{config['x']:.6f}").touch()
+        tune.report({"loss": config["x"]})
+
+    tune.Tuner(once, param_space={"x": tune.uniform(0, 1)},
+               tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=3,
+                                           search_alg=tune.OptunaSearch(seed=0)),
+               run_config=tune.RunConfig(storage_path=str(tmp_path), name="opt", verbose=0)).fit()
+    grid = tune.Tuner.restore(str(tmp_path / "opt"), trainable=once).fit()
+    assert len(grid) == 3 and len(os.listdir(marks)) == 3
+    assert grid.get_best_result().metrics["loss"] == min(r.metrics["loss"] for r in grid)
