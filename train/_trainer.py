@@ -101,9 +101,23 @@ class TorchTrainer:
         return result
 
     # -- running as a tune trial (the protocol in ember.train.trial) ----------------------------
-    def trial_bundles(self) -> list[dict[str, float]]:
-        """The bundles a trial must reserve for this trainer's workers."""
-        return [self.scaling_config.worker_resources()] * self.scaling_config.num_workers
+    def trial_bundles(self, config: dict[str, Any] | None = None) -> list[dict[str, float]]:
+        """The bundles a trial with ``config`` must reserve for this trainer's workers."""
+        scaling = self._scaling_for(config or {})
+        return [scaling.worker_resources()] * scaling.num_workers
+
+    def _scaling_for(self, config: dict[str, Any]) -> ScalingConfig:
+        """The trial's ``config["scaling_config"]`` (a ScalingConfig, or a dict of its
+        fields overriding the trainer's), else the trainer's own."""
+        override = config.get("scaling_config")
+        if override is None:
+            return self.scaling_config
+        if isinstance(override, ScalingConfig):
+            return override
+        if isinstance(override, dict):
+            return dataclasses.replace(self.scaling_config, **override)
+        raise TypeError("param_space['scaling_config'] must be a ScalingConfig or a dict of "
+                        f"its fields, got {override!r}")
 
     def run_trial(self, config: dict[str, Any]) -> Result:
         """Train inside the current tune trial with the trial's ``config`` applied; rank 0's
@@ -112,7 +126,8 @@ class TorchTrainer:
         if trial is None:
             raise RuntimeError("TorchTrainer.run_trial() runs inside a tune trial; call fit()")
         config = dict(config)
-        scaling = config.pop("scaling_config", None) or self.scaling_config
+        scaling = self._scaling_for(config)
+        config.pop("scaling_config", None)
         loop_config = {**self.train_loop_config, **config.pop("train_loop_config", {}), **config}
         filesystem, trial_dir = _trial_storage(trial)
         trainer = dataclasses.replace(_Settings.of(self), scaling_config=scaling)

@@ -7,10 +7,13 @@ A tuner runs each trial in an actor and, before calling the trainable there, ins
   go to the trial (``report`` -> ``session.report``);
 - a ``TorchTrainer`` is run with ``trainer.run_trial(config)``: the trial's ``config``
   overrides the trainer's (``config["train_loop_config"]`` is merged into
-  ``train_loop_config``), the workers take bundles ``first_bundle..`` of the trial's
-  ``placement_group`` (reserve ``trainer.trial_bundles()``, so trials x workers never
-  wait on each other's CPUs), training resumes from ``session.checkpoint``, and rank 0's
-  reports are forwarded to ``session.report`` as they arrive.
+  ``train_loop_config``, ``config["scaling_config"]`` may override the workers), the
+  tuner counts ``trainer.trial_bundles(config)`` against its resources before starting
+  the trial, so trials x workers never wait on each other's CPUs; the workers take
+  bundles ``first_bundle..`` of ``session.placement_group`` when the tuner reserved one,
+  else the trainer reserves its own group after splitting its datasets (whose tasks need
+  free CPUs first); training resumes from ``session.checkpoint``, and rank 0's reports are
+  forwarded to ``session.report`` as they arrive.
 
 The tuner keeps a trial's checkpoints with the same code as a training run:
 ``persist_checkpoint`` copies a reported checkpoint into the trial's folder (durable on

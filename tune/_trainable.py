@@ -86,7 +86,7 @@ def resources_of(trainable: Any, config: dict[str, Any]) -> dict[str, float]:
         return _normalize(chosen(config) if callable(chosen) else chosen)
     if kind_of(trainable) == "trainer":
         total: dict[str, float] = {}
-        for bundle in trainable.trial_bundles():
+        for bundle in trainable.trial_bundles(config):
             for key, amount in bundle.items():
                 total[key] = total.get(key, 0.0) + amount
         return total

@@ -46,3 +46,16 @@ def test_torch_trainer_trials(tmp_path):
     assert best.metrics["trial_dir"] == best.path
     assert best.metrics["training_iteration"] == 2
     assert best.checkpoint.path == os.path.join(best.path, "checkpoint_000001")
+
+
+def count_workers(config):
+    train.report({"world": train.get_context().get_world_size()})
+
+
+def test_scaling_config_in_the_param_space_sets_each_trials_workers(tmp_path):
+    trainer = train.TorchTrainer(count_workers, scaling_config=train.ScalingConfig(num_workers=1))
+    assert trainer.trial_bundles({"scaling_config": {"num_workers": 2}}) == [{"CPU": 1.0}] * 2
+    grid = tune.Tuner(
+        trainer, param_space={"scaling_config": {"num_workers": tune.grid_search([1, 2])}},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="scale", verbose=0)).fit()
+    assert sorted(r.metrics["world"] for r in grid) == [1, 2]
