@@ -24,10 +24,11 @@ def resolve(path: str | os.PathLike[str], filesystem: Any = None) -> tuple[Any, 
     if "://" not in path:
         return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(path))
     try:
-        return pafs.FileSystem.from_uri(path)
+        filesystem, inner = pafs.FileSystem.from_uri(path)
     except Exception as error:  # pyarrow raises ArrowInvalid / OSError by scheme
         raise ValueError(f"cannot open storage {path!r}: {error}. Use a local folder or a URI "
                          "pyarrow.fs understands (file://, s3://, gs://, hdfs://).") from error
+    return filesystem, str(inner)
 
 
 def is_local(filesystem: Any) -> bool:

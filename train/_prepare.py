@@ -68,7 +68,7 @@ def prepare_data_loader(data_loader: Any, *, add_dist_sampler: bool = True,
     if needs_sampler and not isinstance(loader.dataset, torch.utils.data.IterableDataset):
         session = current()
         assert session is not None
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[Any] = DistributedSampler(
             loader.dataset, num_replicas=session.context.world_size,
             rank=session.context.world_rank, shuffle=isinstance(loader.sampler, RandomSampler))
         loader = DataLoader(
@@ -97,9 +97,9 @@ class _EpochLoader:
         return getattr(self.loader, name)
 
     def __iter__(self) -> Iterator[Any]:
-        sampler = getattr(self.loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(self.epoch)
+        set_epoch = getattr(getattr(self.loader, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.epoch)
         self.epoch += 1
         for batch in self.loader:
             yield _to_device(batch, self.device) if self.device is not None else batch
