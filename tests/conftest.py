@@ -51,6 +51,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 from tests_support import wait_for  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def session():  # type: ignore[no-untyped-def]
+    """One embedded engine with 2 CPUs shared by a module's tests."""
+    import ember
+
+    ember.shutdown()
+    ember.init(num_cpus=2)
+    yield ember
+    ember.shutdown()
+
+
 @pytest.fixture(autouse=True, scope="module")
 def no_leaks_after_module():  # type: ignore[no-untyped-def]
     """After each module: no worker processes, spill folders or shm segments remain."""

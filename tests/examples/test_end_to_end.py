@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from tests_support.dask_cluster import dask_cluster
+from tests_support.ports import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _run(*extra: str) -> str:
     done = subprocess.run(
         [sys.executable, os.path.join(REPO, "examples", "end_to_end.py"), "--smoke",
-         "--port", str(_free_port()), *extra],
+         "--port", str(free_port()), *extra],
         capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

@@ -1,23 +1,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
+from tests_support.ports import free_port
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_rl_cartpole_example_trains_saves_and_acts_from_the_checkpoint():
     completed = subprocess.run(
         [sys.executable, os.path.join(REPO, "examples", "rl_cartpole.py"), "--smoke",
-         "--port", str(_free_port())],
+         "--port", str(free_port())],
         capture_output=True, text=True, timeout=180, cwd=REPO, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = completed.stdout.splitlines()

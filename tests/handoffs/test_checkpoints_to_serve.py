@@ -5,7 +5,6 @@ reference."""
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 
 import ember
 from ember import serve, train, tune
+from tests_support.ports import free_port
 
 torch = pytest.importorskip("torch")
 
@@ -26,13 +26,8 @@ def session():  # type: ignore[no-untyped-def]
     ember.shutdown()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
-
-PORT = _free_port()  # one HTTP proxy serves every application of the session
+PORT = free_port()  # one HTTP proxy serves every application of the session
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0})

@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-import ember
-
 
 @pytest.fixture(scope="module", autouse=True)
-def session():  # type: ignore[no-untyped-def]
-    """One embedded engine with 2 CPUs per module: room for two training workers."""
-    ember.shutdown()
-    ember.init(num_cpus=2)
-    yield ember
-    ember.shutdown()
+def _engine(session):  # type: ignore[no-untyped-def]
+    """Every train test runs on the shared 2-CPU engine: room for two workers."""
+    yield session
