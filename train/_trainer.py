@@ -20,7 +20,7 @@ from typing import Any
 
 import ember
 
-from ._checkpoint import Checkpoint
+from ._checkpoint import Checkpoint, resolve
 from ._config import RunConfig, ScalingConfig
 from ._progress import ProgressTable
 from ._result import Result, TrainingFailedError
@@ -95,7 +95,7 @@ class TorchTrainer:
         (or, with ``raise_on_failure=False``, is returned in ``Result.error``)."""
         name = self.run_config.name or time.strftime("TorchTrainer_%Y-%m-%d_%H-%M-%S")
         storage = RunStorage.open(self.run_config.resolved_storage_path(), name)
-        result = _Run(self, storage, None, self.train_loop_config).execute()
+        result = _Run(self, self.scaling_config, storage, None, self.train_loop_config).execute()
         if result.error is not None and raise_on_failure:
             raise result.error
         return result
@@ -129,34 +129,21 @@ class TorchTrainer:
         scaling = self._scaling_for(config)
         config.pop("scaling_config", None)
         loop_config = {**self.train_loop_config, **config.pop("train_loop_config", {}), **config}
-        filesystem, trial_dir = _trial_storage(trial)
-        trainer = dataclasses.replace(_Settings.of(self), scaling_config=scaling)
-        result = _Run(trainer, RunStorage(filesystem, trial_dir), trial, loop_config).execute()
+        storage = RunStorage(*resolve(trial.trial_dir))
+        result = _Run(self, scaling, storage, trial, loop_config).execute()
         if result.error is not None:
             raise result.error
         return result
 
 
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    train_loop_per_worker: Callable[..., Any]
-    scaling_config: ScalingConfig
-    run_config: RunConfig
-    datasets: dict[str, Any]
-    resume_from_checkpoint: Checkpoint | None
-
-    @classmethod
-    def of(cls, trainer: TorchTrainer) -> _Settings:
-        return cls(trainer.train_loop_per_worker, trainer.scaling_config, trainer.run_config,
-                   trainer.datasets, trainer.resume_from_checkpoint)
-
-
 class _Run:
-    """One ``fit()``: attempts until the loop finishes or failures run out."""
+    """One ``fit()``: attempts until the loop finishes or failures run out (``scaling``
+    is the trainer's own, or a tune trial's)."""
 
-    def __init__(self, trainer: TorchTrainer | _Settings, storage: RunStorage,
+    def __init__(self, trainer: TorchTrainer, scaling: ScalingConfig, storage: RunStorage,
                  trial: TrialSession | None, loop_config: dict[str, Any]):
         self.trainer = trainer
+        self.scaling = scaling
         self.storage = storage
         self.trial = trial
         self.loop_config = loop_config
@@ -190,7 +177,7 @@ class _Run:
             best_checkpoints=self.manager.best_checkpoints(), config=self.loop_config)
 
     def _split_datasets(self) -> list[dict[str, Any]]:
-        count = self.trainer.scaling_config.num_workers
+        count = self.scaling.num_workers
         shards: list[dict[str, Any]] = [{} for _ in range(count)]
         for name, dataset in self.trainer.datasets.items():
             for rank, iterator in enumerate(dataset.streaming_split(count, equal=True)):
@@ -198,7 +185,7 @@ class _Run:
         return shards
 
     def _attempt(self, shards: list[dict[str, Any]]) -> None:
-        scaling = self.trainer.scaling_config
+        scaling = self.scaling
         group = WorkerGroup.start(scaling, self.trial)
         try:
             checkpoint = self.manager.latest or self.resume
@@ -286,12 +273,6 @@ def _failed(failure: _WorkerFailed, latest: Checkpoint | None, failures: int) ->
     error = TrainingFailedError(message, failure.rank, where)
     error.__cause__ = failure.error
     return error
-
-
-def _trial_storage(trial: TrialSession) -> tuple[Any, str]:
-    from ._checkpoint import resolve
-
-    return resolve(trial.trial_dir)
 
 
 def _check_type(name: str, value: Any, expected: type) -> None:
