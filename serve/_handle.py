@@ -171,6 +171,15 @@ class DeploymentHandle:
         return f"DeploymentHandle(app={self._app!r}, deployment={self._deployment!r})"
 
 
+def _route(router: _Router, args: tuple[Any, ...], kwargs: dict[str, Any]
+           ) -> tuple[str, Any, tuple[Any, ...], dict[str, Any]]:
+    """Responses among the arguments turned into refs, then a replica picked for the call."""
+    args = tuple(_unwrap(a) for a in args)
+    kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+    replica_id, actor = router.pick()
+    return replica_id, actor, args, kwargs
+
+
 def _unwrap(value: Any) -> Any:
     """Pass a response on by ref: the core resolves it before the next replica runs."""
     if isinstance(value, DeploymentResponse):
@@ -206,9 +215,7 @@ class DeploymentResponse:
 
     def _submit(self) -> None:
         """Send the call (blocking is fine here: never on an event loop's thread)."""
-        args = tuple(_unwrap(a) for a in self._args)
-        kwargs = {k: _unwrap(v) for k, v in self._kwargs.items()}
-        replica_id, actor = self._router.pick()
+        replica_id, actor, args, kwargs = _route(self._router, self._args, self._kwargs)
         self._replica_id = replica_id
         self._ref = actor.call.remote(self._handle._method, *args, **kwargs)
 
@@ -313,9 +320,7 @@ class DeploymentResponseGenerator:
             self._start()
 
     def _start(self) -> None:
-        args = tuple(_unwrap(a) for a in self._args)
-        kwargs = {k: _unwrap(v) for k, v in self._kwargs.items()}
-        replica_id, actor = self._router.pick()
+        replica_id, actor, args, kwargs = _route(self._router, self._args, self._kwargs)
         self._replica_id = replica_id
         method = actor.call_stream.options(num_returns="streaming")
         self._refs = method.remote(self._handle._method, *args, **kwargs)
