@@ -40,7 +40,6 @@ class _Running:
     run_ref: Any
     exchange_ref: Any
     resources: dict[str, float]
-    started: float
     last_result_at: float
     stop_sent_at: float | None = None
 
@@ -153,7 +152,7 @@ class Controller:
         now = time.monotonic()
         self.running[trial.trial_id] = _Running(
             trial, actor, actor.run.remote(self.trainable, trial.config, info, checkpoint),
-            actor.exchange.remote(None, _EXCHANGE_S), needs, now, now)
+            actor.exchange.remote(None, _EXCHANGE_S), needs, now)
         trial.status = RUNNING
         self.state.status(trial)
 
