@@ -9,24 +9,7 @@ import sys
 import tempfile
 
 import cloudpickle
-import psutil
 import pytest
-
-
-def _live_children() -> list[psutil.Process]:
-    alive = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-            # Python's own multiprocessing helper (started by Dask's LocalCluster): one
-            # per test process, it exits with this process.
-            if "multiprocessing.resource_tracker" in " ".join(child.cmdline()):
-                continue
-            alive.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 # Sessions started by tests spill into a private folder, so the leak check below sees
@@ -49,6 +32,7 @@ def _ember_leftovers() -> set[str]:
 # tests/ on sys.path, so do it here (only for the test process).
 sys.path.insert(0, os.path.dirname(__file__))
 from tests_support import wait_for  # noqa: E402
+from tests_support.leaks import live_children  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +54,7 @@ def no_leaks_after_module():  # type: ignore[no-untyped-def]
     import ember
 
     ember.shutdown()
-    leftover = wait_for(lambda: not _live_children(), timeout=10) or _live_children()
+    leftover = wait_for(lambda: not live_children(), timeout=10) or live_children()
     if leftover is not True and leftover:
         names = [(p.pid, " ".join(p.cmdline())[:80]) for p in leftover]
         for process in leftover:
