@@ -57,6 +57,11 @@ class TaskLoop:
     def __init__(self, runtime: WorkerRuntime):
         self.runtime = runtime
         self.functions: dict[int, Any] = {}
+        # Bodies as received, kept whatever becomes of the message that carried one: the
+        # driver sends a body only with the first EXEC of a function to this worker, and
+        # that EXEC may be bounced back, cancelled while queued, or handed back by a
+        # blocking get before it runs.
+        self.bodies: dict[int, bytes] = {}
         self.queue: collections.deque[tuple] = collections.deque()
         self.running_task: int | None = None
         self.in_user_code = False
@@ -96,6 +101,8 @@ class TaskLoop:
     # -- messages (handled by whichever thread reads the socket) -------------------------
     def _on_message(self, message: tuple) -> None:
         kind = message[0]
+        if (kind == Msg.EXEC or kind == Msg.ACTOR_INIT) and message[3] is not None:
+            self.bodies[message[2]] = message[3]
         if kind == Msg.EXEC:
             if self.blocked:  # the running task waits in get: let another worker run it
                 self.runtime.send((Msg.RETURN, [message[1]]))
@@ -156,11 +163,11 @@ class TaskLoop:
         if kind == Msg.ACTOR_INIT:
             self._become_actor(message)
             return
-        (_, task_id, function_id, blob, args_payload, ref_values, return_ids, name,
+        (_, task_id, function_id, _, args_payload, ref_values, return_ids, name,
          env, depth, stream) = message
         start = time.time()
         try:
-            function, args, kwargs = self._load(function_id, blob, args_payload, ref_values, env)
+            function, args, kwargs = self._load(function_id, args_payload, ref_values, env)
             self.runtime.depth = depth
             results, values = self.invoke(task_id, lambda: function(*args, **kwargs), name,
                                           len(return_ids), stream)
@@ -228,31 +235,37 @@ class TaskLoop:
     def _become_actor(self, message: tuple) -> None:
         from ._actor_worker import ActorRunner
 
-        (_, task_id, class_id, blob, args_payload, ref_values, _, name, env,
+        (_, task_id, class_id, _, args_payload, ref_values, _, name, env,
          concurrency, is_async) = message
         start = time.time()
         try:
-            cls, args, kwargs = self._load(class_id, blob, args_payload, ref_values, env)
+            cls, args, kwargs = self._load(class_id, args_payload, ref_values, env)
             self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
             results: Any = []
         except BaseException as error:  # the constructor failed: the actor is dead
             results = P.error(capture(error, f"{name}.__init__"))
         self.finished(task_id, results, None, start)
 
-    def _load(self, function_id: int, blob: bytes | None, args_payload: tuple,
-              ref_values: list, env: dict | None) -> tuple[Any, list, dict]:
+    def _load(self, function_id: int, args_payload: tuple, ref_values: list,
+              env: dict | None) -> tuple[Any, list, dict]:
         """What a task or an actor's constructor needs before it runs: the function (or
         class), its arguments, and the environment (e.g. CUDA_VISIBLE_DEVICES)."""
-        function = self._function(function_id, blob)
+        function = self._function(function_id)
         args, kwargs = self.arguments(args_payload, ref_values)
         if env:
             os.environ.update(env)
         return function, args, kwargs
 
-    def _function(self, function_id: int, blob: bytes | None) -> Any:
+    def _function(self, function_id: int) -> Any:
         function = self.functions.get(function_id)
         if function is None:
-            function = self.functions[function_id] = pickle.loads(blob)
+            body = self.bodies.get(function_id)
+            if body is None:  # the driver's bookkeeping and ours disagree: an engine bug
+                raise RuntimeError(
+                    f"ember internal error: worker {os.getpid()} was never sent the body of "
+                    f"function {function_id:#x}; please report this")
+            function = self.functions[function_id] = pickle.loads(body)
+            del self.bodies[function_id]  # kept until it loads: a failed load fails again
             self.runtime.register_known_function(function_id)
         return function
 

@@ -117,8 +117,11 @@ class WorkerRuntime(LocalRefCounts):
                     messages = self.channel.read_spinning()  # the next call may be close
                     if messages == []:
                         messages = self.channel.recv()
+                    if messages is None:
+                        raise EOFError
                 except (OSError, EOFError):
-                    os._exit(0)  # the driver is gone: so is this worker
+                    # The driver is gone or retired this worker on purpose: a clean end.
+                    os._exit(0)
                 finally:
                     self._cv.acquire()
                     self._reading = False
