@@ -1,10 +1,11 @@
 """What the training loop sees from inside a worker: its rank, its data shards, the
 checkpoint to resume from, and ``report``.
 
-One ``WorkerSession`` is installed per worker process for the duration of a run. Rank 0
-persists reported checkpoints into storage itself (so ``report`` returns only once the
-checkpoint is durable) and queues its reports for the driver, which collects them with
-``TrainWorker.next_reports``.
+One ``WorkerSession`` is installed per worker process for the duration of a run.
+``report`` is a collective (``_report_barrier``): every rank queues its reports for the
+driver, which collects them with ``TrainWorker.next_reports``; rank 0 first stages its
+checkpoint in storage; a report returns on a rank once every rank has made it and the
+driver has committed it (renamed the checkpoint into place, kept rank 0's metrics).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from ._checkpoint import Checkpoint
 from ._per_thread import PerThread
+from ._report_barrier import Report
 from ._storage import RunStorage
 from .trial import current_trial_session
 
@@ -71,15 +73,16 @@ class TrainContext:
         return self.trial_dir
 
 
-@dataclass
-class Report:
-    metrics: dict[str, Any]
-    checkpoint: Checkpoint | None
-    checkpoint_index: int | None
+class RunStopped(BaseException):
+    """Raised in a rank's ``report`` when the driver tears the group down (another rank
+    failed, the trial was stopped): the report was not committed and the loop must end.
+    A BaseException, so a loop's ``except Exception`` cannot keep a torn-down rank going."""
 
 
 @dataclass
 class WorkerSession:
+    """One rank's side of the collective ``report`` (see ``_report_barrier``)."""
+
     context: TrainContext
     storage: RunStorage
     checkpoint: Checkpoint | None
@@ -88,19 +91,50 @@ class WorkerSession:
     reports: list[Report] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
     finished: bool = False
+    made: int = 0
+    """Reports this rank has made."""
+    released: int = 0
+    """Reports every rank has made and the driver committed."""
+    stopped: str | None = None
+    """Why the group was torn down, once it was."""
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None) -> None:
-        if self.context.world_rank != 0:
-            return
-        persisted, index = None, None
-        if checkpoint is not None:
+        """Stage rank 0's checkpoint, queue the report for the driver and wait until every
+        rank has made it and the driver committed it (the checkpoint is then durable)."""
+        self._raise_if_stopped()
+        index = None
+        if checkpoint is not None and self.context.world_rank == 0:
             index = self.next_checkpoint_index
-            persisted = self.storage.persist(checkpoint, index)
+            self.storage.stage(checkpoint, index)
             self.next_checkpoint_index += 1
-            self.checkpoint = persisted
+        kept = dict(metrics) if self.context.world_rank == 0 else {}
         with self.changed:
-            self.reports.append(Report(dict(metrics), persisted, index))
+            self.made += 1
+            number = self.made
+            self.reports.append(Report(kept, index))
             self.changed.notify_all()
+            while self.released < number and self.stopped is None:
+                self.changed.wait()
+        self._raise_if_stopped()
+
+    def release(self, count: int, latest: Checkpoint | None) -> None:
+        """The driver committed reports up to ``count``; ``latest`` is the newest checkpoint."""
+        with self.changed:
+            self.released = max(self.released, count)
+            if latest is not None:
+                self.checkpoint = latest
+            self.changed.notify_all()
+
+    def stop(self, reason: str) -> None:
+        with self.changed:
+            self.stopped = reason
+            self.changed.notify_all()
+
+    def _raise_if_stopped(self) -> None:
+        if self.stopped is not None:
+            raise RunStopped(f"ember.train.report() on rank {self.context.world_rank}: the "
+                             f"run's workers were torn down ({self.stopped}); this report was "
+                             "not committed")
 
     def take_reports(self, timeout: float) -> tuple[list[Report], bool]:
         """Reports queued since the last call (waiting up to ``timeout`` s for one), and
@@ -139,8 +173,11 @@ def _check_metrics(metrics: Any) -> dict[str, Any]:
 def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> None:
     """Report this step's metrics (and optionally a checkpoint) from every worker.
 
-    Rank 0's metrics are kept; rank 0's checkpoint is copied into the run's storage and is
-    durable when this returns. Under tune, a function trainable reports to its trial.
+    A collective, as in Ray: every rank must call it the same number of times, and it
+    returns on no rank until all ranks have called it. Rank 0's metrics are kept; rank 0's
+    checkpoint is copied into the run's storage and is durable when this returns. If a
+    rank dies, the others stop at their next report (the run restarts from the last
+    checkpoint every rank reached). Under tune, a function trainable reports to its trial.
     """
     _check_metrics(metrics)
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):

@@ -5,8 +5,9 @@
         checkpoint_000001/
         ...
 
-Rank 0 copies a reported checkpoint under a temporary name and renames it when complete,
-so a crash mid-copy never leaves a checkpoint that looks whole. The driver keeps the
+Rank 0 copies a reported checkpoint under a temporary name (``checkpoint_NNNNNN.partial``)
+and the driver renames it once every rank has made that report, so neither a crash
+mid-copy nor a report a dead rank never reached leaves a checkpoint that looks whole. The driver keeps the
 list and prunes it (``CheckpointConfig``)."""
 
 from __future__ import annotations
@@ -36,15 +37,28 @@ class RunStorage:
     def checkpoint_path(self, index: int) -> str:
         return f"{self.run_path}/checkpoint_{index:06d}"
 
-    def persist(self, checkpoint: Checkpoint, index: int) -> Checkpoint:
-        """Copy ``checkpoint`` into this run as number ``index``; durable on return."""
-        target = self.checkpoint_path(index)
-        partial = f"{target}.partial"
+    def staging_path(self, index: int) -> str:
+        return f"{self.checkpoint_path(index)}.partial"
+
+    def stage(self, checkpoint: Checkpoint, index: int) -> None:
+        """Copy ``checkpoint`` in under a temporary name (``commit`` makes it number
+        ``index``): a report every rank has not made yet leaves no checkpoint that looks
+        whole, so a restart never resumes from it."""
+        partial = self.staging_path(index)
         self.filesystem.delete_dir_contents(partial, missing_dir_ok=True)
         copy_tree(checkpoint.filesystem, checkpoint.path, self.filesystem, partial)
+
+    def commit(self, index: int) -> Checkpoint:
+        """Rename the staged checkpoint ``index`` into place; durable on return."""
+        target = self.checkpoint_path(index)
         self.filesystem.delete_dir_contents(target, missing_dir_ok=True)
-        self.filesystem.move(partial, target)
+        self.filesystem.move(self.staging_path(index), target)
         return Checkpoint(target, self.filesystem)
+
+    def persist(self, checkpoint: Checkpoint, index: int) -> Checkpoint:
+        """Copy ``checkpoint`` into this run as number ``index``; durable on return."""
+        self.stage(checkpoint, index)
+        return self.commit(index)
 
     def delete(self, checkpoint: Checkpoint) -> None:
         self.filesystem.delete_dir_contents(checkpoint.path, missing_dir_ok=True)

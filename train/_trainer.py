@@ -3,8 +3,9 @@
     fit()
       └─ attempt: WorkerGroup.start (placement group, actors, process group)
            ├─ every rank: run(loop, config, shard, checkpoint)       (actor thread 1)
-           └─ driver: collect rank 0's reports as they come         (actor thread 2)
-                     register checkpoints, print the table, forward to a tune trial
+           └─ driver: collect every rank's reports as they come     (actor threads 2-3)
+                     once all ranks made report n: commit its checkpoint, keep rank 0's
+                     metrics, print the table, forward to a tune trial, release the ranks
          a rank that raises or dies -> tear the group down -> restart from the latest
          checkpoint while FailureConfig.max_failures allows, else TrainingFailedError
 """
@@ -24,13 +25,16 @@ from ._checkpoint import Checkpoint, resolve
 from ._config import RunConfig, ScalingConfig
 from ._progress import ProgressTable
 from ._result import Result, TrainingFailedError
-from ._session import Report, TrainContext
+from . import _torch_setup
+from ._report_barrier import Report, ReportBarrier
+from ._session import TrainContext
 from ._storage import CheckpointManager, RunStorage, next_free_index
 from ._worker_group import WorkerGroup
 from .trial import TrialSession, current_trial_session
 
 _POLL_S = 1.0
 _DRAIN_S = 2.0
+_WAIT_NOTICE_S = 60.0
 
 
 class _WorkerFailed(Exception):
@@ -187,6 +191,7 @@ class _Run:
     def _attempt(self, shards: list[dict[str, Any]]) -> None:
         scaling = self.scaling
         group = WorkerGroup.start(scaling, self.trial)
+        reason = "the run ended"
         try:
             checkpoint = self.manager.latest or self.resume
             first_index = max(self.manager.next_index, next_free_index(self.storage))
@@ -203,59 +208,87 @@ class _Run:
                 runs.append(worker.run.remote(
                     self.trainer.train_loop_per_worker, self.loop_config, context, self.storage,
                     checkpoint, shards[rank], first_index))
-            self._collect(group.workers[0], runs)
+            self._collect(group.workers, runs)
+        except _WorkerFailed as failure:
+            reason = f"rank {failure.rank} failed: {type(failure.error).__name__}"
+            raise
+        except BaseException as error:
+            reason = f"the driver stopped: {type(error).__name__}"
+            raise
         finally:
-            group.shutdown()
+            group.shutdown(reason)
 
-    def _collect(self, rank0: Any, runs: list[Any]) -> None:
-        """Take rank 0's reports as they come until every rank has ended; raise
-        _WorkerFailed for the first rank that raised or died."""
-        pending = {ref: rank for rank, ref in enumerate(runs)}
-        poll: Any = rank0.next_reports.remote(_POLL_S)
-        while pending:
-            ready, _ = ember.wait([*([poll] if poll is not None else []), *pending], num_returns=1)
-            if poll is not None and poll in ready:
-                poll = self._take(rank0, poll, pending)
+    def _collect(self, workers: list[Any], runs: list[Any]) -> None:
+        """Commit each report once every rank has made it, until every rank's loop has
+        returned; raise _WorkerFailed for the first rank that raised, died, or left the
+        others waiting in a report it will never make (see ``_report_barrier``)."""
+        barrier = ReportBarrier(len(workers))
+        running = {ref: rank for rank, ref in enumerate(runs)}
+        polls = {worker.next_reports.remote(_POLL_S): rank for rank, worker in enumerate(workers)}
+        returned: set[int] = set()
+        drained: set[int] = set()
+        noticed = 0.0
+        while not barrier.done():
+            ready, _ = ember.wait([*polls, *running], num_returns=1, timeout=_POLL_S)
+            now = time.monotonic()
             for ref in ready:
-                if ref in pending:
-                    rank = pending.pop(ref)
+                if ref in running:
+                    rank = running.pop(ref)
                     try:
                         ember.get(ref)
                     except Exception as error:
-                        if poll is not None and rank != 0:
-                            self._drain(rank0, poll)
                         raise _WorkerFailed(rank, error) from error
-        if poll is not None:
-            self._drain(rank0, poll)
+                    returned.add(rank)
+                elif ref in polls:
+                    rank = polls.pop(ref)
+                    try:
+                        reports, finished = ember.get(ref)
+                    except Exception as error:  # the rank died: its run ref says how
+                        run = runs[rank]
+                        raise _WorkerFailed(rank, _run_error(run) or error) from error
+                    barrier.arrive(rank, reports, now)
+                    if finished:
+                        drained.add(rank)
+                    else:
+                        polls[workers[rank].next_reports.remote(_POLL_S)] = rank
+            for rank in returned & drained - barrier.finished:
+                barrier.finish(rank)
+            committed = barrier.ready(now)
+            for report in committed:
+                self._on_report(report)
+            if committed:
+                for worker in workers:
+                    worker.release.remote(barrier.committed, self.manager.latest)
+            unmatched = barrier.unmatched()
+            if unmatched is not None:
+                rank = min(barrier.finished)
+                raise _WorkerFailed(rank, RuntimeError(unmatched))
+            noticed = self._check_late(barrier, now, noticed)
 
-    def _take(self, rank0: Any, poll: Any, pending: dict[Any, int]) -> Any:
-        try:
-            reports, finished = ember.get(poll)
-        except Exception as error:  # rank 0 died: its run ref says how
-            ref = next(ref for ref, rank in pending.items() if rank == 0)
-            pending.pop(ref)
-            raise _WorkerFailed(0, _run_error(ref) or error) from error
-        for report in reports:
-            self._on_report(report)
-        return None if finished else rank0.next_reports.remote(_POLL_S)
-
-    def _drain(self, rank0: Any, poll: Any) -> None:
-        """Keep what rank 0 reported before the group goes down (best effort)."""
-        try:
-            reports, _ = ember.get(poll, timeout=_DRAIN_S)
-            reports += ember.get(rank0.next_reports.remote(0.0), timeout=_DRAIN_S)[0]
-        except Exception:  # rank 0 is gone or stuck: its reports went with it
-            return
-        for report in reports:
-            self._on_report(report)
+    def _check_late(self, barrier: ReportBarrier, now: float, noticed: float) -> float:
+        """Say (every _WAIT_NOTICE_S) which ranks a report waits for, as Ray does; give up
+        after the collective timeout (EMBER_TRAIN_TIMEOUT_S) with the same words."""
+        late = barrier.late(now)
+        if late is None or late.waited_s < _WAIT_NOTICE_S:
+            return 0.0
+        if late.waited_s > _torch_setup.DEFAULT_TIMEOUT_S:
+            raise _WorkerFailed(late.missing[0], TimeoutError(
+                f"{late.describe()}; gave up after EMBER_TRAIN_TIMEOUT_S="
+                f"{_torch_setup.DEFAULT_TIMEOUT_S:g} s"))
+        if now - noticed >= _WAIT_NOTICE_S:
+            print(f"ember.train: {late.describe()}", file=sys.stderr)
+            return now
+        return noticed
 
     def _on_report(self, report: Report) -> None:
+        checkpoint = None
+        if report.checkpoint_index is not None:
+            checkpoint = self.storage.commit(report.checkpoint_index)
+            self.manager.register(checkpoint, report.metrics, report.checkpoint_index)
         self.history.append(report.metrics)
-        if report.checkpoint is not None and report.checkpoint_index is not None:
-            self.manager.register(report.checkpoint, report.metrics, report.checkpoint_index)
         self.progress.row(report.metrics)
         if self.trial is not None:
-            self.trial.report(report.metrics, report.checkpoint)
+            self.trial.report(report.metrics, checkpoint)
 
 
 def _run_error(ref: Any) -> BaseException | None:

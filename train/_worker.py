@@ -1,7 +1,9 @@
 """``TrainWorker``: the actor one rank of a run lives in.
 
-It runs the user's loop in one actor thread while the driver collects rank 0's reports
-through ``next_reports`` in another (the actor is threaded for that).
+It runs the user's loop in one actor thread while the driver, from other actor threads
+(the actor is threaded for that), collects the rank's reports through ``next_reports``,
+releases the reports every rank has made with ``release`` and, when it tears the group
+down, ends any report still waiting with ``stop``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from . import _session
 from ._checkpoint import Checkpoint
-from ._session import Report, TrainContext, WorkerSession
+from ._report_barrier import Report
+from ._session import TrainContext, WorkerSession
 from ._storage import RunStorage
 from ._torch_setup import Rendezvous, free_port, init_process_group, torchrun_env
 
@@ -61,6 +64,16 @@ class TrainWorker:
         if not self.started.wait(timeout) or self.session is None:
             return [], False
         return self.session.take_reports(timeout)
+
+    def release(self, count: int, latest: Checkpoint | None) -> None:
+        """Reports up to ``count`` are committed: let the waiting ``report`` return."""
+        if self.session is not None:
+            self.session.release(count, latest)
+
+    def stop(self, reason: str) -> None:
+        """The group is being torn down: a waiting (or later) ``report`` raises, saying why."""
+        if self.session is not None:
+            self.session.stop(reason)
 
 
 def _takes_config(loop: Callable[..., Any]) -> bool:

@@ -74,7 +74,15 @@ class WorkerGroup:
             raise
         return cls(workers, rendezvous, group, owns)
 
-    def shutdown(self) -> None:
+    def shutdown(self, reason: str = "the run ended") -> None:
+        """Stop every worker: a rank waiting in ``report`` raises saying ``reason`` (on a
+        backend where killing an actor leaves its process running, that ends its thread
+        too), then each is killed."""
+        for worker in self.workers:
+            try:
+                worker.stop.remote(reason)
+            except Exception:  # already dead
+                pass
         _stop(self.workers, self.placement_group if self.owns_placement_group else None)
         self.workers = []
 
