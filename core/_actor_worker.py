@@ -34,6 +34,7 @@ class ActorRunner:
         self.name = name
         self.pool: ThreadPoolExecutor | None = None
         self.event_loop: asyncio.AbstractEventLoop | None = None
+        self.running: dict[int, asyncio.Task] = {}  # async calls; touched by the loop only
         if is_async:
             self.event_loop = asyncio.new_event_loop()
             self.limit = asyncio.Semaphore(concurrency)
@@ -44,11 +45,39 @@ class ActorRunner:
 
     def run(self, message: tuple) -> None:
         if self.event_loop is not None:
-            asyncio.run_coroutine_threadsafe(self._run_async(message), self.event_loop)
+            self.event_loop.call_soon_threadsafe(self._start_async, message)
         elif self.pool is not None:
             self.pool.submit(self._run_threaded, message)
         else:
             self._run_in_order(message)
+
+    def cancel(self, task_id: int) -> bool:
+        """Cancel a running async call (its coroutine gets CancelledError). False for
+        plain and threaded actors, whose running calls the task loop interrupts (main
+        thread) or that run to completion (pool threads), as in Ray."""
+        if self.event_loop is None:
+            return False
+        # Queued behind the call's _start_async (FIFO), so the call is registered by then.
+        self.event_loop.call_soon_threadsafe(self._cancel_async, task_id)
+        return True
+
+    def _start_async(self, message: tuple) -> None:
+        assert self.event_loop is not None
+        task_id = message[1]
+        task = self.event_loop.create_task(self._run_async(message))
+        self.running[task_id] = task
+        task.add_done_callback(lambda done: self._async_done(task_id, done))
+
+    def _cancel_async(self, task_id: int) -> None:
+        task = self.running.get(task_id)
+        if task is not None:
+            task.cancel()
+
+    def _async_done(self, task_id: int, task: asyncio.Task) -> None:
+        self.running.pop(task_id, None)
+        if task.cancelled():  # cancelled before its body ran (e.g. waiting for a slot)
+            now = time.time()
+            self.loop.runtime.send((Msg.DONE, task_id, P.cancelled(), now, now))
 
     def _prepare(self, message: tuple) -> tuple[Any, tuple, dict]:
         _, task_id, method, args_payload, ref_values, return_ids, name, stream = message
@@ -75,6 +104,8 @@ class ActorRunner:
             results, values = self._results(task_id, bound(*args, **kwargs), return_ids,
                                             name, stream)
         except BaseException as error:  # every user failure goes back to the caller
+            if isinstance(error, SystemExit):
+                self.loop.exit_actor(task_id, error, name)
             results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
         del values
@@ -101,7 +132,11 @@ class ActorRunner:
                     if inspect.isawaitable(value):
                         value = await value
                     results, values = self._results(task_id, value, return_ids, name, stream)
+            except asyncio.CancelledError:  # ember.cancel() of this call
+                results = P.cancelled()
             except BaseException as error:  # every user failure goes back to the caller
+                if isinstance(error, SystemExit):
+                    self.loop.exit_actor(task_id, error, name)
                 results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
         del values

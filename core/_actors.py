@@ -131,7 +131,7 @@ class ActorDirectory:
             if call.finished or call.cancelled:
                 record.calls.popleft()
                 if call.cancelled and not call.finished:
-                    self.node.complete(call, [cancelled()] * len(call.return_ids), ())
+                    self.node.complete(call, [P.cancelled()] * len(call.return_ids), ())
                 continue
             if call.pending_deps:
                 break
@@ -201,6 +201,11 @@ class ActorDirectory:
             else:
                 worker.kill_when_spawned = True
 
+    def exited(self, record: ActorRecord, worker: WorkerSlot, reason: str) -> None:
+        """The actor ended itself (``sys.exit`` in a method): dead, never restarted."""
+        record.no_restart = True
+        self._die(record, reason, worker)
+
     def handles_gone(self, handle_id: int) -> None:
         """The last handle anywhere was dropped: end a non-detached actor."""
         record = self.by_handle.get(handle_id)
@@ -257,12 +262,7 @@ class ActorDirectory:
             fix = "fix the error in __init__"
         elif "handles" in why:
             fix = "keep a handle alive, or create it with lifetime='detached'"
-        elif "ember.kill" in why:
+        elif "ember.kill" in why or "on purpose" in why:
             fix = "create a new actor"
         return f"{record.label}{pid} is dead: {why}. Calls cannot run; {fix}"
 
-
-def cancelled() -> P.Payload:
-    from ._node import cancelled_payload
-
-    return cancelled_payload()

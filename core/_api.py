@@ -38,10 +38,13 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
          resources: dict[str, float] | None = None, address: str | None = None,
          backend: str | None = None, object_store_memory: int | None = None,
          local_mode: bool = False, *, namespace: str | None = None,
-         ignore_reinit_error: bool = True) -> EmberContext:
+         ignore_reinit_error: bool = True, security: Any = None) -> EmberContext:
     """Start Ember in this process (embedded engine) or connect to a cluster.
 
-    Calling it again while running returns the running session's context. Using any
+    Calling it again while running returns the running session's context, unless the
+    call asks for another engine (a different ``address``, ``backend`` or
+    ``local_mode``): that raises ``RuntimeError`` (shut down first), as does any second
+    call with ``ignore_reinit_error=False`` (Ray's default). Using any
     API before ``init`` starts the embedded engine with defaults, as Ray does.
 
     Example::
@@ -53,13 +56,48 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
     options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
                           address=address, backend=backend,
                           object_store_memory=object_store_memory, local_mode=local_mode,
-                          namespace=namespace)
+                          namespace=namespace, security=security)
+    global _session_options
     with _context._lock:
         current = _context.current_or_none()
         if current is not None:
+            if _session_options is not None:
+                _check_reinit(_session_options, options, ignore_reinit_error)
             return _describe(current)
         _context.set_current(_start_backend(options))
+        _session_options = options
         return _describe(_context.current())
+
+
+_session_options: InitOptions | None = None
+"""What this process's running session was started with (None inside a worker)."""
+
+
+def _engine(options: InitOptions) -> str:
+    if options.local_mode:
+        return "local mode"
+    if options.address is not None:
+        return f"the Dask cluster at {options.address.removeprefix('dask://')}"
+    if options.backend == "dask":
+        return "a Dask LocalCluster"
+    return "the embedded engine"
+
+
+def _check_reinit(running: InitOptions, requested: InitOptions, ignore: bool) -> None:
+    """A second ``init`` returns the running session, unless it asks for another engine:
+    silently running the user's work on the wrong one would be worse than an error."""
+    asks_other_engine = (
+        (requested.address is not None and requested.address != running.address)
+        or (requested.backend is not None
+            and (requested.backend == "dask") != (running.backend == "dask"
+                                                  or running.address is not None))
+        or (requested.local_mode and not running.local_mode))
+    if asks_other_engine or not ignore:
+        raise RuntimeError(
+            f"ember.init() was called for {_engine(requested)} while a session on "
+            f"{_engine(running)} is running in this process (started by an earlier "
+            "ember.init() or by the first Ember call); call ember.shutdown() first, then "
+            "ember.init() again")
 
 
 def _start_backend(options: InitOptions) -> Any:
@@ -102,9 +140,11 @@ def is_initialized() -> bool:
 
 def shutdown() -> None:
     """Stop the session: workers exit, shared memory and spill files are released."""
+    global _session_options
     with _context._lock:
         backend = _context.current_or_none()
         _context.set_current(None)
+        _session_options = None
     if backend is not None:
         backend.shutdown()
 

@@ -98,7 +98,7 @@ class ActorHost:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor,
                                               functools.partial(bound, *args, **kwargs))
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit is a task failure
             raise RemoteFailure(capture(error, name)) from None
 
 
@@ -127,7 +127,7 @@ class ActorHost:
                         count += 1
                     return count
                 produced = await loop.run_in_executor(self.executor, drain)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit is a task failure
             record = capture(error, name)
             await loop.run_in_executor(None, queue.put, ["error", pickle.dumps(record)])
             raise RemoteFailure(record) from None

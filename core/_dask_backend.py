@@ -84,7 +84,8 @@ class DaskBackend(LocalRefCounts):
             if "://" not in address:
                 address = f"tcp://{address}"
             try:
-                client = distributed.Client(address, set_as_default=False, timeout=10)
+                client = distributed.Client(address, set_as_default=False, timeout=10,
+                                            security=options.security)
             except OSError as error:
                 raise EmberError(
                     f"could not reach a Dask scheduler at {address}: {error}. Start one with "
@@ -96,9 +97,12 @@ class DaskBackend(LocalRefCounts):
         if options.num_gpus:
             resources["GPU"] = float(options.num_gpus) / workers
         resources.update({k: float(v) / workers for k, v in options.resources.items()})
+        # Every listener on loopback only (the scheduler, its dashboard on a free port so
+        # sessions never fight over 8787, and the workers); TLS when asked for.
         cluster = distributed.LocalCluster(
             n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-            resources=resources or None, dashboard_address=":0")  # never fight over 8787
+            resources=resources or None, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+            security=options.security, protocol="tls://" if options.security else None)
         return cls(distributed.Client(cluster, set_as_default=False), cluster)
 
     @classmethod

@@ -67,7 +67,7 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: A
         from .exceptions import TaskCancelledError
 
         raise RemoteFailure(capture(TaskCancelledError("cancelled"), name)) from None
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit is a task failure
         raise RemoteFailure(capture(error, name)) from None
 
 
@@ -102,7 +102,7 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
             [future] = client.scatter([item], hash=False)
             queue.put(future)
             produced += 1
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit is a task failure
         queue.put(["error", pickle.dumps(capture(error, name))])
         raise RemoteFailure(capture(error, name)) from None
     queue.put(["end", produced])

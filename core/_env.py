@@ -12,9 +12,24 @@ from __future__ import annotations
 import os
 import tempfile
 
+from .exceptions import EmberError
 
-def spill_parent_dir() -> str:
-    return os.environ.get("EMBER_SPILL_DIR") or tempfile.gettempdir()
+
+def make_spill_dir() -> str:
+    """A new private ``ember-spill-*`` folder for this session (mode 0700), inside
+    ``EMBER_SPILL_DIR`` or the system temp directory."""
+    configured = os.environ.get("EMBER_SPILL_DIR")
+    parent = configured or tempfile.gettempdir()
+    try:
+        return tempfile.mkdtemp(prefix="ember-spill-", dir=parent)
+    except OSError as error:
+        where = f"EMBER_SPILL_DIR={configured!r}" if configured else f"the temp folder {parent!r}"
+        fix = ("create that folder, or point EMBER_SPILL_DIR at a writable one "
+               "(unset it to use the system temp folder)") if configured else \
+            "set EMBER_SPILL_DIR to a writable folder"
+        raise EmberError(
+            f"cannot make the object store's spill folder in {where}: {error.strerror}; "
+            f"{fix}") from error
 
 
 def cache_dir() -> str:

@@ -92,7 +92,7 @@ class LocalModeBackend(LocalRefCounts):
                 raise ValueError(
                     f"task {name} has num_returns={count} but returned {len(values)} values")
             refs = [self._store(False, self._copy(v)) for v in values]
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit is a task failure
             failure = capture(error, name).to_exception()
             refs = [self._store(True, failure) for _ in range(count)]
             if streaming:

@@ -17,7 +17,6 @@ import collections
 import itertools
 import os
 import shutil
-import tempfile
 import threading
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from . import _payload as P
 from . import _serialization
 from ._arena import Arena
 from ._backend import LocalRefCounts
-from ._env import spill_parent_dir
+from ._env import make_spill_dir
 from ._object_ref import ObjectRef
 from ._object_store import INLINE_THRESHOLD, ObjectStore
 from ._options import InitOptions, TaskOptions
@@ -40,7 +39,7 @@ from ._node_actors import NodeActors
 from ._latch import Latch
 from ._node_calls import NodeCalls
 from ._streams import ObjectRefGenerator, Streams
-from .exceptions import (EmberError, GetTimeoutError, TaskCancelledError)
+from .exceptions import EmberError, GetTimeoutError
 
 
 
@@ -62,8 +61,8 @@ class Node(LocalRefCounts):
         self.options = options
         self.capacity = options.object_store_memory or default_object_store_memory()
         self.lock = threading.RLock()
+        self.spill_dir = make_spill_dir()  # first: a bad EMBER_SPILL_DIR fails before any memory is taken
         self.arena = Arena.create(self.capacity)
-        self.spill_dir = tempfile.mkdtemp(prefix="ember-spill-", dir=spill_parent_dir())
         self.store = ObjectStore(self.arena, self.spill_dir)
         self.scheduler = Scheduler(totals, max_idle_workers=max(1, int(cpus)))
         self.pool = WorkerPool(self.arena.fd, self.capacity, self.spill_dir)
@@ -431,7 +430,4 @@ class Node(LocalRefCounts):
         self.arena.close()
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
-
-def cancelled_payload() -> P.Payload:
-    return P.error(TaskCancelledError("the task was cancelled with ember.cancel()"))
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from . import _payload as P
-from ._node import cancelled_payload
 from ._protocol import Msg
 from ._remote_error import RemoteError
 from ._scheduler import Task, WorkerSlot
@@ -34,7 +33,7 @@ class MessageHandlers:
             Msg.ACTOR_SUBMIT: self._on_actor_submit, Msg.ACTOR_KILL: self._on_actor_kill,
             Msg.ACTOR_LOOKUP: self._on_actor_lookup, Msg.STREAM_NEXT: self._on_stream_next,
             Msg.STREAM_RELEASE: lambda worker, task_id: self.node.streams.release(task_id),
-            Msg.GROUP_CREATE: self._on_group_create,
+            Msg.GROUP_CREATE: self._on_group_create, Msg.ACTOR_EXIT: self._on_actor_exit,
             Msg.GROUP_REMOVE: lambda worker, group_id: self.node.extras.remove_group(group_id),
         }
 
@@ -342,6 +341,10 @@ class MessageHandlers:
         }
         self._reply(worker, request_id, answers[what]())
 
+    def _on_actor_exit(self, worker: WorkerSlot, task_id: int, reason: str) -> None:
+        if worker.actor is not None:
+            self.node.actors.exited(worker.actor, worker, reason)
+
     # -- cancellation -------------------------------------------------------------------
     def cancel(self, object_id: int, force: bool) -> None:
         node = self.node
@@ -351,7 +354,7 @@ class MessageHandlers:
         task.cancelled = True
         worker = task.worker
         if worker is None:
-            node.complete(task, [cancelled_payload()] * len(task.return_ids), ())
+            node.complete(task, [P.cancelled()] * len(task.return_ids), ())
         elif force:
             task.force_cancelled = True
             if worker.pid:

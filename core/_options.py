@@ -259,10 +259,29 @@ class InitOptions:
     """Run every task serially in the calling process, for debugging with pdb."""
     namespace: str | None = None
     """Namespace for named actors (default "default")."""
+    security: Any = None
+    """Dask backend only: a ``distributed.security.Security`` (TLS certificates) for the
+    connection to the scheduler, or True for a LocalCluster with temporary certificates."""
 
     def __post_init__(self) -> None:
         if self.num_cpus is not None:
             _check_amount("num_cpus", self.num_cpus, allow_zero=True)
+        if self.security is not None:
+            if self.backend != "dask" and self.address is None:
+                raise ValueError(
+                    "security= configures the Dask backend's TLS; the embedded engine opens "
+                    "no network listener. Pass address= or backend='dask' with it, or drop it")
+            if self.security is not True and \
+                    type(self.security).__module__ != "distributed.security":
+                raise TypeError(
+                    "security must be a distributed.security.Security (e.g. "
+                    "Security(tls_ca_file=..., tls_client_cert=..., tls_client_key=..., "
+                    f"require_encryption=True)) or True, got {self.security!r}")
+            if self.security is True and self.address is not None:
+                raise ValueError(
+                    "security=True makes temporary certificates for a LocalCluster it starts; "
+                    "to reach the scheduler at address= pass that cluster's "
+                    "distributed.security.Security")
         if self.num_gpus is not None:
             _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))

@@ -31,6 +31,13 @@ def error(record: Any) -> Payload:
     return (ERROR, pickle.dumps(record, protocol=5))
 
 
+def cancelled() -> Payload:
+    """The ERROR payload of a task or call stopped with ``ember.cancel``."""
+    from .exceptions import TaskCancelledError
+
+    return error(TaskCancelledError("the task was cancelled with ember.cancel()"))
+
+
 def nbytes(payload: Payload) -> int:
     if payload[0] == INLINE:
         return len(payload[1]) + sum(len(b) for b in payload[2])

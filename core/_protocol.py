@@ -53,6 +53,7 @@ class Msg(IntEnum):
     STREAM_RELEASE = 26  # (STREAM_RELEASE, task_id)
     GROUP_CREATE = 27   # (GROUP_CREATE, request_id, bundles, strategy, name)
     GROUP_REMOVE = 28   # (GROUP_REMOVE, group_id)
+    ACTOR_EXIT = 30     # (ACTOR_EXIT, task_id, reason)  a method called sys.exit: the actor ends
 
 
 class Channel:

@@ -62,6 +62,13 @@ class RemoteError:
 def capture(exc: BaseException, function_name: str) -> RemoteError:
     """Record ``exc`` raised by ``function_name`` so another process can re-raise it."""
     text = user_traceback(exc)
+    if isinstance(exc, SystemExit):
+        # Re-raised in the caller, a SystemExit would end the driver (silently, with
+        # status 0 for sys.exit()): it is an ordinary task failure instead.
+        text += (f"{function_name} called sys.exit({exc.code!r}) (exit code "
+                 f"{exit_code(exc)}); a task cannot end its worker, so Ember reports it as "
+                 "a failure of the task: raise an exception or return a value instead\n")
+        return RemoteError(function_name, text, None)
     if isinstance(exc, TaskError) and exc.cause is not None:
         exc = exc.cause  # re-raised from a nested get: keep the original type
     try:
@@ -70,6 +77,13 @@ def capture(exc: BaseException, function_name: str) -> RemoteError:
     except Exception:
         payload = None
     return RemoteError(function_name, text, payload)
+
+
+def exit_code(exc: SystemExit) -> int:
+    """The process exit status ``sys.exit(code)`` asks for (None is 0, text is 1)."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
 
 
 def _rebuild_exception(cls: type, args: tuple, attributes: dict) -> BaseException:
@@ -116,6 +130,10 @@ def make_task_error(function_name: str, text: str, cause: BaseException | None) 
 def _dual_class(user_class: type) -> type | None:
     if user_class in _dual_classes:
         return _dual_classes[user_class]
+    if not issubclass(user_class, Exception):
+        # SystemExit, KeyboardInterrupt, GeneratorExit: raising one of those in the
+        # caller would end or interrupt it instead of reporting the failure.
+        return None
     try:
         dual = type(
             f"TaskError({user_class.__name__})",

@@ -28,10 +28,9 @@ from . import _payload as P
 from . import _serialization
 from ._arena import Arena
 from ._protocol import Channel, Msg
-from ._remote_error import capture
+from ._remote_error import capture, exit_code
 from ._task_args import fill_slots
 from ._worker_runtime import WorkerRuntime
-from .exceptions import TaskCancelledError
 
 _MAX_RESULT_DELAY_S = 0.0005
 """Results of finished tasks wait at most this long for company before being sent."""
@@ -120,8 +119,10 @@ class TaskLoop:
         for queued in self.queue:
             if queued[1] == task_id:
                 self.queue.remove(queued)
-                self.runtime.send((Msg.DONE, task_id, _cancelled(), 0.0, 0.0))
+                self.runtime.send((Msg.DONE, task_id, P.cancelled(), 0.0, 0.0))
                 return
+        if self.actor is not None and self.actor.cancel(task_id):
+            return
         if self.running_task == task_id and self.in_user_code:
             if threading.current_thread() is threading.main_thread():
                 self.runtime.pending_cancel = task_id
@@ -200,12 +201,24 @@ class TaskLoop:
             values = split_returns(value, count, name)
             return [self.store(v) for v in values], values
         except KeyboardInterrupt:
-            return _cancelled(), None
+            return P.cancelled(), None
         except BaseException as error:  # every user failure goes back to the caller
+            if isinstance(error, SystemExit) and self.actor is not None:
+                self.exit_actor(task_id, error, name)
             return P.error(capture(error, name)), None
         finally:
             self.cancel_requested = None
             self.runtime.pending_cancel = None
+
+    def exit_actor(self, task_id: int, error: SystemExit, name: str) -> None:
+        """``sys.exit`` in an actor method ends the actor on purpose: the driver marks it
+        dead (no restart, the call and later ones raise ActorDiedError), and this
+        process exits with the code asked for."""
+        if threading.current_thread() is threading.main_thread():
+            self._send_results()  # earlier calls' results first
+        reason = f"it exited on purpose: {name} called sys.exit({error.code!r})"
+        self.runtime.send((Msg.ACTOR_EXIT, task_id, reason))
+        os._exit(exit_code(error))
 
     def stream(self, task_id: int, items: Any, backpressure: int) -> list:
         """Send each item as it is produced; pause while too many are unconsumed."""
@@ -296,6 +309,3 @@ def split_returns(value: Any, count: int, name: str) -> list[Any]:
             f"task {name} has num_returns={count} but returned {len(values)} values")
     return values
 
-
-def _cancelled() -> P.Payload:
-    return P.error(TaskCancelledError("the task was cancelled with ember.cancel()"))

@@ -11,7 +11,6 @@ import signal
 from typing import TYPE_CHECKING
 
 from . import _payload as P
-from ._node import cancelled_payload
 from ._scheduler import Task, WorkerSlot
 from ._zygote import EXITED, SPAWNED
 from .exceptions import WorkerCrashedError
@@ -82,7 +81,7 @@ class WorkerLifecycle:
             if task.finished:
                 continue
             if task.cancelled:
-                node.complete(task, [cancelled_payload()] * len(task.return_ids), ())
+                node.complete(task, [P.cancelled()] * len(task.return_ids), ())
                 continue
             if index == 0:  # the one that was running when the worker died
                 task.retries_used += 1

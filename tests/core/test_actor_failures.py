@@ -104,3 +104,57 @@ def test_dead_actor_returns_its_resources():
     with pytest.raises(ActorDiedError):
         ember.get(actor.die.remote(DEATHS["SIGKILL"]))
     assert wait_for(lambda: ember.available_resources()["CPU"] == 2)
+
+
+@ember.remote(max_restarts=2)
+class Quitter:
+    def pid(self):
+        return os.getpid()
+
+    def quit(self, code):
+        import sys
+
+        sys.exit(code)
+
+
+@ember.remote(max_restarts=2, max_concurrency=2)
+class ThreadedQuitter:
+    def pid(self):
+        return os.getpid()
+
+    def quit(self, code):
+        import sys
+
+        sys.exit(code)
+
+
+@ember.remote(max_restarts=2)
+class AsyncQuitter:
+    async def pid(self):
+        return os.getpid()
+
+    async def quit(self, code):
+        import sys
+
+        sys.exit(code)
+
+
+@pytest.mark.parametrize("actor_class", [Quitter, ThreadedQuitter, AsyncQuitter],
+                         ids=["plain", "threaded", "async"])
+def test_sys_exit_in_a_method_ends_the_actor_without_restarts(actor_class):
+    import psutil
+
+    actor = actor_class.remote()
+    pid = ember.get(actor.pid.remote(), timeout=30)
+    with pytest.raises(ActorDiedError) as died:
+        ember.get(actor.quit.remote(3), timeout=30)
+    assert "sys.exit(3)" in str(died.value) and "quit" in str(died.value)
+    with pytest.raises(ActorDiedError):  # ended on purpose: not restarted
+        ember.get(actor.pid.remote(), timeout=30)
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    assert wait_for(gone, timeout=30)

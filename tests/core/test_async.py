@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 import ember
+from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -38,3 +39,35 @@ def test_await_ref_raises_the_task_error():
 
 def test_future_bridges_to_concurrent_futures():
     assert square.remote(5).future().result(timeout=30) == 25
+
+
+@ember.remote
+class Napper:
+    def __init__(self):
+        self.cancelled = 0
+
+    async def nap(self, started):
+        import asyncio
+        import pathlib
+
+        pathlib.Path(started).touch()
+        try:
+            await asyncio.sleep(120)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return "woke"
+
+    async def cancellations(self):
+        return self.cancelled
+
+
+def test_cancel_of_a_running_async_actor_call_cancels_its_coroutine(tmp_path):
+    napper = Napper.remote()
+    started = tmp_path / "started"
+    ref = napper.nap.remote(str(started))
+    assert wait_for(started.exists, timeout=30)
+    ember.cancel(ref)
+    with pytest.raises(ember.TaskCancelledError):
+        ember.get(ref, timeout=30)
+    assert ember.get(napper.cancellations.remote(), timeout=30) == 1  # the actor lives on

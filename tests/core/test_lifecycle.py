@@ -179,3 +179,43 @@ def test_gpu_tasks_see_their_assigned_devices():
     assert ember.get(visible.remote()) in {"0", "1"}
     assert ember.get(both.remote()) == "0,1"
     ember.shutdown()
+
+
+@pytest.mark.parametrize("second_call", [
+    {"address": "tcp://127.0.0.1:8786"},
+    {"backend": "dask"},
+    {"local_mode": True},
+], ids=["address", "backend", "local_mode"])
+def test_init_for_another_engine_while_running_names_the_fix(second_call):
+    ember.shutdown()
+    ember.init(num_cpus=1)
+    try:
+        with pytest.raises(RuntimeError, match=r"ember\.shutdown\(\) first"):
+            ember.init(**second_call)
+        assert ember.get(ember.put("still the embedded engine")) == "still the embedded engine"
+        ember.init(num_cpus=1)  # the same engine again: returns the running session
+    finally:
+        ember.shutdown()
+
+
+def test_init_with_ignore_reinit_error_false_refuses_a_second_call():
+    ember.shutdown()
+    ember.init(num_cpus=1)
+    try:
+        with pytest.raises(RuntimeError, match="already|while a session"):
+            ember.init(num_cpus=1, ignore_reinit_error=False)
+    finally:
+        ember.shutdown()
+
+
+def test_a_missing_spill_folder_is_a_clear_error(monkeypatch, tmp_path):
+    ember.shutdown()
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv("EMBER_SPILL_DIR", str(missing))
+    with pytest.raises(EmberError, match="EMBER_SPILL_DIR") as failed:
+        ember.init(num_cpus=1)
+    assert str(missing) in str(failed.value) and "create that folder" in str(failed.value)
+    assert not ember.is_initialized()
+    monkeypatch.undo()
+    ember.init(num_cpus=1)  # fixed: the engine starts
+    ember.shutdown()

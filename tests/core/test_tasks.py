@@ -329,3 +329,17 @@ def test_worker_inherits_sys_path_cwd_and_environment(tmp_path, monkeypatch):
     ember.shutdown()
     sys.modules.pop("ember_probe_module", None)
     ember.init(num_cpus=2)
+
+
+@pytest.mark.parametrize("code,status", [(None, 0), (3, 3), ("bye", 1)])
+def test_sys_exit_in_a_task_is_an_ordinary_task_failure(code, status):
+    @ember.remote(max_retries=0)
+    def quit_(code):
+        sys.exit(code)
+
+    with pytest.raises(TaskError) as failed:
+        ember.get(quit_.remote(code), timeout=30)
+    assert not isinstance(failed.value, SystemExit)  # it would end the driver
+    assert f"sys.exit({code!r})" in str(failed.value)
+    assert f"exit code {status}" in str(failed.value)
+    assert ember.get(add.remote(1, 1), timeout=30) == 2  # the engine keeps working
