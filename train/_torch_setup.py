@@ -7,9 +7,9 @@ on machines without one; only ``init_process_group`` touches torch.distributed.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 DEFAULT_TIMEOUT_S = float(os.environ.get("EMBER_TRAIN_TIMEOUT_S", "1800"))
 """Collectives give up after this long: the driver tears a failed group down well
@@ -65,26 +65,11 @@ def torchrun_env(rendezvous: Rendezvous, num_cpus: float) -> dict[str, str]:
     }
 
 
-def free_port() -> tuple[str, int]:
-    """This host's address as other nodes reach it, and a port free on it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("", 0))
-        port = probe.getsockname()[1]
-    return host_address(), port
-
-
-def host_address() -> str:
-    try:
-        address = socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
-    return address
-
-
-def init_process_group(rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
+def init_process_group(rendezvous: Rendezvous, use_gpu: bool, num_cpus: float, store: Any,
                        timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-    """Join the run's process group (every rank calls this at the same time); a single
-    worker gets one too, so user code calling ``torch.distributed`` works unchanged."""
+    """Join the run's process group over ``store`` (every rank calls this at the same
+    time); a single worker gets one too, so user code calling ``torch.distributed`` works
+    unchanged."""
     import torch
     import torch.distributed as dist
 
@@ -92,7 +77,6 @@ def init_process_group(rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
     if use_gpu:
         torch.cuda.set_device(device_for(True, rendezvous.local_rank, torch.cuda.device_count()))
     dist.init_process_group(
-        backend=backend_for(use_gpu),
-        init_method=f"tcp://{rendezvous.master_addr}:{rendezvous.master_port}",
+        backend=backend_for(use_gpu), store=store,
         rank=rendezvous.rank, world_size=rendezvous.world_size,
         timeout=timedelta(seconds=timeout_s))

@@ -20,7 +20,8 @@ from ._checkpoint import Checkpoint
 from ._report_barrier import Report
 from ._session import TrainContext, WorkerSession
 from ._storage import RunStorage
-from ._torch_setup import Rendezvous, free_port, init_process_group, torchrun_env
+from ._rendezvous import collectives_env, host_address, make_store, open_listener
+from ._torch_setup import Rendezvous, init_process_group, torchrun_env
 
 
 class TrainWorker:
@@ -29,17 +30,25 @@ class TrainWorker:
     def __init__(self) -> None:
         self.session: WorkerSession | None = None
         self.started = threading.Event()
+        self.listen_fd: int | None = None
 
-    def locate(self) -> tuple[str, str, int]:
-        """(host name, address, a free port): the driver ranks workers by host and uses
-        rank 0's address and port for the rendezvous."""
-        address, port = free_port()
-        return socket.gethostname(), address, port
+    def locate(self) -> tuple[str, str]:
+        """(host name, address other hosts reach it at): the driver ranks workers by host
+        and chooses where the rendezvous listens (``_rendezvous.plan``)."""
+        return socket.gethostname(), host_address()
+
+    def listen(self, address: str) -> int:
+        """Rank 0: bind the rendezvous socket on ``address``; the port it got."""
+        self.listen_fd, port = open_listener(address)
+        return port
 
     def setup(self, rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
-              timeout_s: float) -> None:
+              timeout_s: float, collectives_address: str | None) -> None:
         os.environ.update(torchrun_env(rendezvous, num_cpus))
-        init_process_group(rendezvous, use_gpu, num_cpus, timeout_s)
+        os.environ.update(collectives_env(collectives_address))
+        store = make_store(rendezvous.master_addr, rendezvous.master_port, rendezvous.rank,
+                           rendezvous.world_size, self.listen_fd, timeout_s)
+        init_process_group(rendezvous, use_gpu, num_cpus, store, timeout_s)
 
     def run(self, loop: Callable[..., Any], config: dict[str, Any], context: TrainContext,
             storage: RunStorage, checkpoint: Checkpoint | None, shards: dict[str, Any],

@@ -1,5 +1,6 @@
 """The run's workers: reserved together as one placement group (all or none), ranked by
-host like torchrun, joined into one torch.distributed process group, and torn down
+host like torchrun, joined into one torch.distributed process group (listening on
+127.0.0.1 when they share this host, see ``_rendezvous``), and torn down
 together (killing every worker, so no rank is left blocked in a collective)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import ember
 
 from ._config import ScalingConfig
+from ._rendezvous import bind_override, plan
 from ._torch_setup import DEFAULT_TIMEOUT_S, Rendezvous
 from ._worker import TrainWorker
 from .trial import TrialSession
@@ -60,15 +62,15 @@ class WorkerGroup:
                     resources=extra, max_concurrency=4,
                     scheduling_strategy=strategy).remote())
             located = ember.get([worker.locate.remote() for worker in workers])
-            hosts = [host for host, _, _ in located]
-            _, master_addr, master_port = located[0]
-            if len(set(hosts)) == 1:
-                master_addr = "127.0.0.1"
+            hosts = [host for host, _ in located]
+            where = plan(hosts, [address for _, address in located], bind_override())
+            port = ember.get(workers[0].listen.remote(where.listen))
             rendezvous = [
-                Rendezvous(master_addr, master_port, rank, len(workers), local, local_size, node)
+                Rendezvous(where.connect, port, rank, len(workers), local, local_size, node)
                 for rank, (local, local_size, node) in enumerate(rank_by_host(hosts))]
-            ember.get([worker.setup.remote(rdv, scaling.use_gpu, bundle.get("CPU", 1.0), timeout_s)
-                       for worker, rdv in zip(workers, rendezvous)])
+            ember.get([worker.setup.remote(rdv, scaling.use_gpu, bundle.get("CPU", 1.0),
+                                           timeout_s, address)
+                       for worker, rdv, address in zip(workers, rendezvous, where.collectives)])
         except BaseException:
             _stop(workers, group if owns else None)
             raise
