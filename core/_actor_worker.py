@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from . import _payload as P
+from ._object_ref import forbid_blocking_in
 from ._protocol import Msg
 from ._remote_error import capture
 
@@ -37,6 +38,7 @@ class ActorRunner:
         self.running: dict[int, asyncio.Task] = {}  # async calls; touched by the loop only
         if is_async:
             self.event_loop = asyncio.new_event_loop()
+            forbid_blocking_in(self.event_loop)
             self.limit = asyncio.Semaphore(concurrency)
             threading.Thread(target=self.event_loop.run_forever, name="ember-actor-loop",
                              daemon=True).start()

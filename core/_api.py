@@ -255,6 +255,7 @@ def wait(refs: Sequence[ObjectRef[Any]], *, num_returns: int = 1, timeout: float
 
     Ready refs keep the order of ``refs``.
     """
+    _awaitable_error_hint("ember.wait()")
     if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
         raise TypeError(
             f"ember.wait expects a list of ObjectRefs, got {type(refs).__name__}; "

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._dask_tasks import RemoteFailure, attach_worker_runtime
+from ._object_ref import forbid_blocking_in
 from ._remote_error import capture
 from ._task_args import fill_slots
 
@@ -55,6 +56,8 @@ class ActorHost:
         if self._turn is None:
             self._turn = asyncio.Condition()
             self._slots = asyncio.Semaphore(self.concurrency)
+            # Async methods run on the Dask worker's own loop: blocking it stalls the worker.
+            forbid_blocking_in(asyncio.get_running_loop())
         seen = self.results[caller]
         if seq in seen:  # a relay re-run after a worker loss: same answer, run once
             return await asyncio.shield(seen[seq])

@@ -7,6 +7,7 @@ process tell the owner, so an object is freed when no process, object or task ho
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any, Generator, Generic, TypeVar
 
 from . import _context
@@ -98,11 +99,27 @@ def _rebuild_ref(object_id: int) -> ObjectRef[Any]:
     return ObjectRef._make(object_id, _context.current_or_none())
 
 
-def _awaitable_error_hint() -> None:
-    """Raise if called from a running event loop: ``get`` there would block the loop."""
+_EMBER_LOOPS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def forbid_blocking_in(loop: Any) -> None:
+    """Mark an event loop that Ember runs (an async actor's): a blocking ``get`` there
+    would stall every other call of that actor, or deadlock on one of them."""
+    _EMBER_LOOPS.add(loop)
+
+
+def _awaitable_error_hint(what: str = "ember.get()") -> None:
+    """Raise if called from an event loop Ember runs, where blocking would stall it.
+
+    Anyone else's loop may block: a notebook kernel runs one in the main thread of the
+    driver, and the engine answers from its own threads (Ray allows this too)."""
     asyncio = sys.modules.get("asyncio")  # never imported: no loop can be running
-    if asyncio is None or asyncio.events._get_running_loop() is None:
+    if asyncio is None:
+        return
+    loop = asyncio.events._get_running_loop()
+    if loop is None or loop not in _EMBER_LOOPS:
         return
     raise RuntimeError(
-        "ember.get() was called inside a running asyncio event loop, which would block "
-        "it; use `await ref` (or `await asyncio.gather(*refs)`) instead")
+        f"{what} was called inside an async actor method, where it would block the "
+        "actor's event loop and every other call waiting on it; use `await ref` (or "
+        "`await asyncio.gather(*refs)`) instead")

@@ -53,14 +53,32 @@ def test_mistake_raises_a_clear_error_and_the_engine_keeps_running(call, error, 
     assert ember.get(echo.remote("still alive")) == "still alive"
 
 
-def test_get_inside_an_event_loop_tells_to_await():
+def test_get_inside_the_drivers_own_event_loop_blocks_and_returns():
+    """A notebook kernel (or the user's asyncio.run) runs a loop in the driver's main
+    thread; the engine answers from its own threads, so a blocking get is fine there."""
     import asyncio
 
     async def main():
-        ember.get(ember.put(1))
+        ready, _ = ember.wait([echo.remote(2)], timeout=30)
+        return ember.get(echo.remote(1), timeout=30), ember.get(ready[0])
 
-    with pytest.raises(RuntimeError, match="await"):
-        asyncio.run(main())
+    assert asyncio.run(main()) == (1, 2)
+
+
+@ember.remote
+class AsyncGetter:
+    async def blocking_get(self):
+        return ember.get(ember.put(1))
+
+    async def blocking_wait(self):
+        return ember.wait([ember.put(1)])
+
+
+@pytest.mark.parametrize("method,call", [("blocking_get", "get"), ("blocking_wait", "wait")])
+def test_blocking_call_inside_an_async_actor_method_tells_to_await(method, call):
+    actor = AsyncGetter.remote()
+    with pytest.raises(RuntimeError, match=rf"ember\.{call}\(\).*async actor.*await ref"):
+        ember.get(getattr(actor, method).remote(), timeout=30)
 
 
 def test_unpicklable_return_value_is_a_task_error():
