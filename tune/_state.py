@@ -100,13 +100,43 @@ def save_tuner(path: str, payload: dict[str, Any]) -> None:
 
 
 def load_tuner(path: str) -> dict[str, Any]:
+    """The recipe ``save_tuner`` wrote in experiment folder ``path``; a ValueError naming
+    the path and the fix when ``path`` is not an experiment or its file is damaged."""
+    if os.path.isfile(path):
+        raise ValueError(f"Tuner.restore({path!r}): that is a file; pass the experiment "
+                         f"folder that holds {TUNER} (storage_path/name)")
+    if not os.path.isdir(path):
+        raise ValueError(f"Tuner.restore({path!r}): no experiment there (no such folder); "
+                         "pass the folder storage_path/name of an earlier Tuner.fit() "
+                         "(ResultGrid.experiment_path)")
     file = os.path.join(path, TUNER)
     if not os.path.exists(file):
         raise ValueError(f"Tuner.restore({path!r}): no experiment there (no {TUNER}); pass the "
                          "folder storage_path/name of an earlier Tuner.fit()")
-    with open(file, "rb") as source:
-        loaded: dict[str, Any] = cloudpickle.load(source)
+    loaded = unpickle(file, "Tuner.restore")
+    if not isinstance(loaded, dict) or not {"trainable", "param_space", "tune_config",
+                                            "run_config"} <= set(loaded):
+        raise ValueError(f"Tuner.restore: {file} is not a tuner's state (it holds "
+                         f"{type(loaded).__name__}); restore the experiment folder an earlier "
+                         "Tuner.fit() wrote, or start the experiment again with Tuner(...).fit()")
     return loaded
+
+
+def unpickle(file: str, caller: str) -> Any:
+    """What ``file`` holds, or a ValueError saying which file is damaged and what to do
+    (a raw UnpicklingError/EOFError names neither)."""
+    try:
+        with open(file, "rb") as source:
+            return cloudpickle.load(source)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise ValueError(f"{caller}: {file} refers to code this process cannot import "
+                         f"({type(error).__name__}: {error}); run where that module is "
+                         "importable, or pass the trainable: Tuner.restore(path, "
+                         "trainable=...)") from error
+    except Exception as error:  # UnpicklingError, EOFError, ValueError...: a damaged file
+        raise ValueError(f"{caller}: {file} is corrupt or truncated ({type(error).__name__}: "
+                         f"{error}); restore from a backup copy of the experiment folder, or "
+                         "start the experiment again with Tuner(...).fit()") from error
 
 
 def load_trials(path: str) -> list[Trial]:
@@ -114,28 +144,23 @@ def load_trials(path: str) -> list[Trial]:
     from their latest checkpoint."""
     trials: dict[str, Trial] = {}
     checkpoints: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    with open(os.path.join(path, EVENTS), encoding="utf-8") as source:
-        for line in source:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:  # the driver died mid-line: the rest is lost
-                break
-            trial = trials.get(event.get("trial_id", ""))
-            kind = event["event"]
-            if kind == "trial":
-                trials[event["trial_id"]] = Trial(event["trial_id"], event["config"],
-                                                  trial_dir=event["trial_dir"])
-            elif trial is None:
-                continue
-            elif kind == "result":
-                trial.results.append(event["result"])
-                trial.last_result = event["result"]
-            elif kind == "checkpoint":
-                trial.checkpoint = Checkpoint(event["path"])
-                checkpoints.setdefault(trial.trial_id, []).append((event["path"], event["metrics"]))
-            elif kind == "status":
-                trial.status, trial.error = event["status"], event.get("error")
-                trial.config = event.get("config", trial.config)
+    for event in _events(path):
+        trial = trials.get(event.get("trial_id", ""))
+        kind = event["event"]
+        if kind == "trial":
+            trials[event["trial_id"]] = Trial(event["trial_id"], event["config"],
+                                              trial_dir=event["trial_dir"])
+        elif trial is None:
+            continue
+        elif kind == "result":
+            trial.results.append(event["result"])
+            trial.last_result = event["result"]
+        elif kind == "checkpoint":
+            trial.checkpoint = Checkpoint(event["path"])
+            checkpoints.setdefault(trial.trial_id, []).append((event["path"], event["metrics"]))
+        elif kind == "status":
+            trial.status, trial.error = event["status"], event.get("error")
+            trial.config = event.get("config", trial.config)
     for trial in trials.values():
         if trial.status not in (TERMINATED, ERROR):
             trial.status = PENDING
@@ -146,6 +171,45 @@ def load_trials(path: str) -> list[Trial]:
             kept = [p for p, _ in checkpoints.get(trial.trial_id, []) if os.path.isdir(p)]
             trial.checkpoint = Checkpoint(kept[-1]) if kept else None
     return list(trials.values())
+
+
+_FIELDS = {"trial": ("trial_id", "config", "trial_dir"), "result": ("trial_id", "result"),
+           "checkpoint": ("trial_id", "path", "metrics"), "status": ("trial_id", "status")}
+
+
+def _events(path: str) -> list[dict[str, Any]]:
+    """The events in ``path``'s log. A last line without its newline is where a killed
+    driver stopped writing, and is dropped; any other bad line is damage, named with the
+    file and line so the user can mend or remove it."""
+    file = os.path.join(path, EVENTS)
+    try:
+        with open(file, encoding="utf-8") as source:
+            lines = source.readlines()
+    except FileNotFoundError:
+        raise ValueError(f"Tuner.restore({path!r}): no {EVENTS} next to {TUNER}; the "
+                         "experiment's trials are lost, start it again with Tuner(...).fit()"
+                         ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"Tuner.restore: cannot read {file} ({type(error).__name__}: "
+                         f"{error}); restore from a backup copy of the experiment folder, or "
+                         "start the experiment again with Tuner(...).fit()") from error
+    events = []
+    for number, line in enumerate(lines, start=1):
+        if not line.endswith("\n"):
+            break  # the driver died mid-line: nothing after it was written
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            event = None
+        kind = event.get("event") if isinstance(event, dict) else None
+        fields = _FIELDS.get(kind, ()) if isinstance(kind, str) else None  # newer kinds: kept
+        if event is None or fields is None or not all(key in event for key in fields):
+            raise ValueError(f"Tuner.restore: {file} line {number} is not an experiment event "
+                             f"({line[:80]!r}); the file is damaged: remove that line (the "
+                             "trial it belongs to then runs again) or start the experiment "
+                             "again with Tuner(...).fit()")
+        events.append(event)
+    return events
 
 
 def _latest_on_disk(trial_dir: str) -> str | None:

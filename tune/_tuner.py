@@ -121,7 +121,14 @@ class Tuner:
                     "one of them (Tuner(param_space=...) or the searcher), not both")
         saved = os.path.join(path, SEARCHER)
         if self._restored is not None and os.path.exists(saved):
-            searcher.restore(saved)
+            try:
+                searcher.restore(saved)
+            except Exception as error:
+                raise ValueError(
+                    f"Tuner.restore: {saved} cannot be read back by {type(searcher).__name__} "
+                    f"({type(error).__name__}: {error}); delete that file to go on with a "
+                    "fresh searcher (finished trials are kept), or start the experiment again "
+                    "with Tuner(...).fit()") from error
         return searcher, max_trials
 
 
