@@ -38,7 +38,8 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
          resources: dict[str, float] | None = None, address: str | None = None,
          backend: str | None = None, object_store_memory: int | None = None,
          local_mode: bool = False, *, namespace: str | None = None,
-         ignore_reinit_error: bool = True, security: Any = None) -> EmberContext:
+         ignore_reinit_error: bool = True, log_to_driver: bool = True,
+         security: Any = None) -> EmberContext:
     """Start Ember in this process (embedded engine) or connect to a cluster.
 
     Calling it again while running returns the running session's context, unless the
@@ -56,7 +57,8 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
     options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
                           address=address, backend=backend,
                           object_store_memory=object_store_memory, local_mode=local_mode,
-                          namespace=namespace, security=security)
+                          namespace=namespace, log_to_driver=log_to_driver,
+                          security=security)
     global _session_options
     with _context._lock:
         current = _context.current_or_none()

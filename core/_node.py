@@ -33,6 +33,7 @@ from ._options import InitOptions, TaskOptions
 from ._protocol import Channel
 from ._scheduler import Scheduler, Task, WorkerSlot
 from ._task_args import split_args
+from ._log_forwarder import LogForwarder
 from ._worker_pool import WorkerPool
 from ._actors import ActorDirectory
 from ._node_actors import NodeActors
@@ -66,6 +67,7 @@ class Node(LocalRefCounts):
         self.store = ObjectStore(self.arena, self.spill_dir)
         self.scheduler = Scheduler(totals, max_idle_workers=max(1, int(cpus)))
         self.pool = WorkerPool(self.arena.fd, self.capacity, self.spill_dir)
+        self.logs = LogForwarder() if options.log_to_driver else None
         self.functions: dict[int, bytes] = {}
         self.tasks_by_return: dict[int, Task] = {}
         self.timeline: collections.deque[tuple] = collections.deque(maxlen=100_000)
@@ -92,7 +94,8 @@ class Node(LocalRefCounts):
 
     def spawn_worker(self) -> WorkerSlot:
         index = next(self._worker_indices)
-        sock = self.pool.spawn(index, {"totals": dict(self.scheduler.total)})
+        sock = self.pool.spawn(index, {"totals": dict(self.scheduler.total)},
+                               self.logs.new_pipes() if self.logs is not None else None)
         worker = WorkerSlot(index, channel=Channel(sock))
         self.scheduler.workers[index] = worker
         self.io.watch(worker)
@@ -425,6 +428,8 @@ class Node(LocalRefCounts):
         _last_trace.save(self.timeline_events(), "local")  # for `ember timeline`
         self.io.stop()  # first: nothing may read the sockets being closed below
         self.pool.close()
+        if self.logs is not None:
+            self.logs.close()  # after the workers: their last lines are printed
         for worker in list(self.scheduler.workers.values()):
             worker.channel.close()
         self.arena.close()

@@ -259,6 +259,9 @@ class InitOptions:
     """Run every task serially in the calling process, for debugging with pdb."""
     namespace: str | None = None
     """Namespace for named actors (default "default")."""
+    log_to_driver: bool = True
+    """Print what tasks and actors write to stdout/stderr in the driver, line by line,
+    prefixed with the task or actor and its pid. False leaves workers' output alone."""
     security: Any = None
     """Dask backend only: a ``distributed.security.Security`` (TLS certificates) for the
     connection to the scheduler, or True for a LocalCluster with temporary certificates."""
@@ -295,5 +298,7 @@ class InitOptions:
                 raise ValueError(
                     "object_store_memory must be an int number of bytes >= 1 MiB, got "
                     f"{self.object_store_memory!r}")
+        if not isinstance(self.log_to_driver, bool):
+            raise TypeError(f"log_to_driver must be True or False, got {self.log_to_driver!r}")
         if not isinstance(self.local_mode, bool):
             raise TypeError(f"local_mode must be True or False, got {self.local_mode!r}")

@@ -30,6 +30,7 @@ from ._arena import Arena
 from ._protocol import Channel, Msg
 from ._remote_error import capture, exit_code
 from ._task_args import fill_slots
+from ._worker_output import LabelledStream, Labels, install
 from ._worker_runtime import WorkerRuntime
 
 _MAX_RESULT_DELAY_S = 0.0005
@@ -49,7 +50,11 @@ def run(sock_fd: int, index: int, arena: Arena, config: dict[str, Any]) -> None:
     channel = Channel(socket.socket(fileno=sock_fd))
     runtime = WorkerRuntime(channel, index, arena, config.get("totals", {}))
     _context.set_current(runtime)
-    TaskLoop(runtime).serve_forever()
+    loop = TaskLoop(runtime)
+    if config.get("forward_output"):
+        loop.labels = Labels()
+        loop.output = install(loop.labels)
+    loop.serve_forever()
 
 
 class TaskLoop:
@@ -70,6 +75,8 @@ class TaskLoop:
         self.unsent: list[tuple] = []
         self.unsent_since = 0.0
         self.actor: Any = None  # an ActorRunner once this worker hosts an actor
+        self.labels: Labels | None = None  # set when the driver prints our output
+        self.output: tuple[LabelledStream, LabelledStream] = ()  # type: ignore[assignment]
         runtime.on_message = self._on_message
         runtime.enter_blocking = self.enter_blocking
         runtime.leave_blocking = self.leave_blocking
@@ -167,6 +174,8 @@ class TaskLoop:
         (_, task_id, function_id, _, args_payload, ref_values, return_ids, name,
          env, depth, stream) = message
         start = time.time()
+        if self.labels is not None:
+            self.labels.set(_short(name))
         try:
             function, args, kwargs = self._load(function_id, args_payload, ref_values, env)
             self.runtime.depth = depth
@@ -178,6 +187,9 @@ class TaskLoop:
 
     def finished(self, task_id: int, results: Any, values: Any, start: float) -> None:
         """Queue a DONE; ``values`` stay alive until it is sent (they may hold refs)."""
+        for stream in self.output:
+            if stream.dirty:  # a last line without a newline: show it now
+                stream.flush()
         if not self.unsent:
             self.unsent_since = time.perf_counter()
         self.unsent.append(((Msg.DONE, task_id, results, start, time.time()), values))
@@ -251,6 +263,8 @@ class TaskLoop:
         (_, task_id, class_id, _, args_payload, ref_values, _, name, env,
          concurrency, is_async) = message
         start = time.time()
+        if self.labels is not None:
+            self.labels.set(_short(name))  # an actor's lines carry its class name
         try:
             cls, args, kwargs = self._load(class_id, args_payload, ref_values, env)
             self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
@@ -293,6 +307,11 @@ class TaskLoop:
     def store(self, value: Any) -> tuple[P.Payload, list[int]]:
         serialized = _serialization.dumps(value)
         return self.runtime.store_value(serialized), serialized.contained_refs
+
+
+def _short(name: str) -> str:
+    """``test.<locals>.square`` -> ``square``: the name a user recognizes."""
+    return name.rsplit("<locals>.", 1)[-1]
 
 
 def split_returns(value: Any, count: int, name: str) -> list[Any]:

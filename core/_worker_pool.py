@@ -34,18 +34,25 @@ class WorkerPool:
         )
         zygote_end.close()
 
-    def spawn(self, index: int, extra: dict[str, Any]) -> socket.socket:
+    def spawn(self, index: int, extra: dict[str, Any],
+              output: tuple[int, int] | None = None) -> socket.socket:
         """Ask for worker ``index``; returns the driver's end of its socket at once.
 
         The worker starts with the driver's current ``sys.path``, working directory and
         environment, so whatever the driver can import by name, the worker can too.
+        ``output``: write ends of pipes that become the worker's fd 1 and 2 (closed here
+        once sent); without it the worker writes to the driver's own stdout/stderr.
         """
         driver_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         config = {"sys_path": list(sys.path), "cwd": os.getcwd(), "env": dict(os.environ),
-                  **extra}
+                  "forward_output": output is not None, **extra}
         message = pickle.dumps((_zygote.SPAWN, index, config), protocol=5)
-        socket.send_fds(self.control, [message], [worker_end.fileno()])
-        worker_end.close()
+        try:
+            socket.send_fds(self.control, [message], [worker_end.fileno(), *(output or ())])
+        finally:
+            worker_end.close()
+            for fd in output or ():
+                os.close(fd)
         return driver_end
 
     def kill(self, pid: int, sig: int = signal.SIGKILL) -> None:

@@ -93,6 +93,11 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     set_parent_death_signal()
+                    if len(fds) == 3:  # the driver reads this worker's output
+                        os.dup2(fds[1], 1)
+                        os.dup2(fds[2], 2)
+                        os.close(fds[1])
+                        os.close(fds[2])
                     code = 1
                     try:
                         _worker.run(fds[0], index, arena, config)
@@ -103,7 +108,8 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
                         traceback.print_exc()
                     finally:
                         os._exit(code)
-                os.close(fds[0])
+                for fd in fds:
+                    os.close(fd)
                 children.add(pid)
                 _send(control, (SPAWNED, index, pid))
     except (ConnectionError, OSError):

@@ -1,0 +1,115 @@
+"""What tasks and actors print reaches the driver line by line, labelled, even piped."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import ember
+from tests_support import wait_for
+
+DRIVER = textwrap.dedent("""
+    import logging, os, signal, sys
+    import ember
+
+    ember.init(num_cpus=2, log_to_driver={log_to_driver})
+
+    @ember.remote
+    def greet(i):
+        print("hello from task", i)
+        print("to stderr", i, file=sys.stderr)
+        logging.warning("a log record %d", i)
+        return i
+
+    @ember.remote
+    def unfinished():
+        print("no newline at the end", end="")
+        return 0
+
+    @ember.remote
+    class Counter:
+        def incr(self):
+            print("counting")
+            return 1
+
+    @ember.remote(max_retries=0)
+    def die():
+        print("last words")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    assert ember.get([greet.remote(i) for i in range(3)]) == [0, 1, 2]
+    assert ember.get(unfinished.remote()) == 0
+    assert ember.get(Counter.remote().incr.remote()) == 1
+    try:
+        ember.get(die.remote())
+    except ember.WorkerCrashedError:
+        pass
+    ember.shutdown()
+    print("driver done")
+""")
+
+
+def _run_driver(tmp_path, log_to_driver: bool) -> tuple[str, str]:
+    """Run the driver with stdout and stderr going to files (as under nohup or CI)."""
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(log_to_driver=log_to_driver))
+    out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        result = subprocess.run([sys.executable, str(script)], stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, timeout=120, env={**os.environ})
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    assert result.returncode == 0, stderr
+    return stdout, stderr
+
+
+def test_task_and_actor_output_reaches_a_piped_driver_labelled(tmp_path):
+    stdout, stderr = _run_driver(tmp_path, log_to_driver=True)
+    for i in range(3):
+        assert re.search(rf"^\(greet pid=\d+\) hello from task {i}$", stdout, re.M), stdout
+        assert re.search(rf"^\(greet pid=\d+\) to stderr {i}$", stderr, re.M), stderr
+        assert re.search(rf"^\(greet pid=\d+\) WARNING:root:a log record {i}$", stderr, re.M)
+    assert re.search(r"^\(unfinished pid=\d+\) no newline at the end$", stdout, re.M), stdout
+    assert re.search(r"^\(Counter pid=\d+\) counting$", stdout, re.M), stdout
+    # printed right before the worker was SIGKILLed: still delivered
+    assert re.search(r"^\(die pid=\d+\) last words$", stdout, re.M), stdout
+    assert stdout.rstrip().endswith("driver done")  # every worker line came before
+    assert "\x1e" not in stdout + stderr  # the label marks never leak
+
+
+def test_log_to_driver_false_leaves_worker_output_alone(tmp_path):
+    stdout, stderr = _run_driver(tmp_path, log_to_driver=False)
+    assert "pid=" not in stdout and "pid=" not in stderr
+    assert "driver done" in stdout
+
+
+def test_lines_go_to_the_drivers_current_sys_stdout(capsys):
+    """A notebook replaces sys.stdout with its cell output: lines must land there."""
+    ember.shutdown()
+    ember.init(num_cpus=1)
+    try:
+        @ember.remote
+        def shout(word):
+            print(word.upper())
+            return word
+
+        assert ember.get(shout.remote("quiet"), timeout=30) == "quiet"
+        seen = []
+
+        def arrived() -> bool:
+            seen.append(capsys.readouterr().out)
+            return "QUIET" in "".join(seen)
+        assert wait_for(arrived, timeout=30), seen
+        assert re.search(r"\(shout pid=\d+\) QUIET", "".join(seen))
+    finally:
+        ember.shutdown()
+
+
+def test_log_to_driver_must_be_a_bool():
+    ember.shutdown()
+    with pytest.raises(TypeError, match="log_to_driver"):
+        ember.init(log_to_driver="yes")
