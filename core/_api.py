@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar, overload
 
-from . import _context
+from . import _context, _log
 from ._object_ref import ObjectRef, _awaitable_error_hint
 from dataclasses import fields
 
@@ -39,7 +39,7 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
          backend: str | None = None, object_store_memory: int | None = None,
          local_mode: bool = False, *, namespace: str | None = None,
          ignore_reinit_error: bool = True, log_to_driver: bool = True,
-         security: Any = None) -> EmberContext:
+         logging_level: int | str | None = None, security: Any = None) -> EmberContext:
     """Start Ember in this process (embedded engine) or connect to a cluster.
 
     Calling it again while running returns the running session's context, unless the
@@ -58,7 +58,7 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
                           address=address, backend=backend,
                           object_store_memory=object_store_memory, local_mode=local_mode,
                           namespace=namespace, log_to_driver=log_to_driver,
-                          security=security)
+                          logging_level=logging_level, security=security)
     global _session_options
     with _context._lock:
         current = _context.current_or_none()
@@ -66,6 +66,7 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
             if _session_options is not None:
                 _check_reinit(_session_options, options, ignore_reinit_error)
             return _describe(current)
+        _log.configure(options.logging_level)
         _context.set_current(_start_backend(options))
         _session_options = options
         return _describe(_context.current())

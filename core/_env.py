@@ -5,6 +5,10 @@
   removes it at exit, even after a crash of the driver.
 - ``EMBER_CACHE_DIR``: where a session leaves its task trace when it shuts down, for
   ``ember timeline`` (default: ``$XDG_CACHE_HOME/ember`` or ``~/.cache/ember``).
+- ``EMBER_LOGGING_LEVEL``: verbosity of Ember's own messages when ``ember.init`` is not
+  given ``logging_level`` (default WARNING: quiet).
+- ``EMBER_WAIT_WARNING_S``: seconds a task, actor or placement group may wait for
+  resources held by actors or placement groups before Ember warns (default 10).
 """
 
 from __future__ import annotations
@@ -30,6 +34,24 @@ def make_spill_dir() -> str:
         raise EmberError(
             f"cannot make the object store's spill folder in {where}: {error.strerror}; "
             f"{fix}") from error
+
+
+def logging_level() -> str | None:
+    return os.environ.get("EMBER_LOGGING_LEVEL") or None
+
+
+def wait_warning_s() -> float:
+    raw = os.environ.get("EMBER_WAIT_WARNING_S")
+    if not raw:
+        return 10.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise EmberError(f"EMBER_WAIT_WARNING_S must be a number of seconds, got {raw!r}") \
+            from None
+    if value < 0:
+        raise EmberError(f"EMBER_WAIT_WARNING_S must be >= 0, got {raw!r}")
+    return value
 
 
 def cache_dir() -> str:

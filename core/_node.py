@@ -26,7 +26,8 @@ from . import _payload as P
 from . import _serialization
 from ._arena import Arena
 from ._backend import LocalRefCounts
-from ._env import make_spill_dir
+from ._env import make_spill_dir, wait_warning_s
+from ._log import logger
 from ._object_ref import ObjectRef
 from ._object_store import INLINE_THRESHOLD, ObjectStore
 from ._options import InitOptions, TaskOptions
@@ -34,6 +35,7 @@ from ._protocol import Channel
 from ._scheduler import Scheduler, Task, WorkerSlot
 from ._task_args import split_args
 from ._log_forwarder import LogForwarder
+from ._waits import WaitWatch, collect as collect_waits
 from ._worker_pool import WorkerPool
 from ._actors import ActorDirectory
 from ._node_actors import NodeActors
@@ -43,6 +45,9 @@ from ._streams import ObjectRefGenerator, Streams
 from .exceptions import EmberError, GetTimeoutError
 
 
+
+
+_WAIT_CHECK_S = 1.0
 
 
 def default_object_store_memory() -> int:
@@ -85,8 +90,21 @@ class Node(LocalRefCounts):
         from ._node_io import NodeIO
 
         self.io = NodeIO(self)
+        self.waits = WaitWatch(wait_warning_s())
+        self.io.add_timer(_WAIT_CHECK_S, self._check_waits)
         self.io.start()
         atexit.register(self.shutdown)
+
+    def _check_waits(self) -> None:
+        """Warn once about anything stuck behind actors or placement groups (a timer of
+        the I/O thread, under the lock; the warnings are logged after it)."""
+        if not self.alive:
+            return
+        waiters, holders = collect_waits(self.scheduler, self.extras.groups)
+        for message in self.waits.check(time.monotonic(), waiters, holders,
+                                        self.scheduler.total):
+            self.after_lock.append(lambda message=message: logger.warning(message))
+        self.io.add_timer(_WAIT_CHECK_S, self._check_waits)
 
     # -- ids, workers, references ---------------------------------------------------------
     def new_id(self) -> int:

@@ -3,6 +3,7 @@ and for the same calls arriving from workers (always under the node lock)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from . import _payload as P
@@ -45,7 +46,8 @@ class NodeActors:
                 "cannot hold it; ask for less or reserve bigger bundles")
         return (group.id, index)
 
-    def create_group(self, bundles: list[dict[str, float]], strategy: str) -> tuple[int, int]:
+    def create_group(self, bundles: list[dict[str, float]], strategy: str,
+                     name: str | None = None) -> tuple[int, int]:
         node = self.node
         total: dict[str, float] = {}
         for bundle in bundles:
@@ -61,7 +63,8 @@ class NodeActors:
                 "smaller bundles (or PACK/SPREAD on one machine)")
         group_id, ready_id = node.new_id(), node.new_id()
         node.store.create(ready_id)  # the group's record holds it; ready() refs add to it
-        self.groups[group_id] = {"bundles": bundles, "ready": ready_id, "reserved": False}
+        self.groups[group_id] = {"bundles": bundles, "ready": ready_id, "reserved": False,
+                                 "name": name, "since": time.monotonic()}
         self.waiting_groups += 1
         self.try_reserve()
         return group_id, ready_id

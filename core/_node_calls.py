@@ -102,7 +102,7 @@ class NodeCalls:
         node._check_alive()
         with node.lock:
             node.drain_ref_events()
-            group_id, ready_id = node.extras.create_group(bundles, strategy)
+            group_id, ready_id = node.extras.create_group(bundles, strategy, name)
             node.store.incref(ready_id)  # the group handle's ready() ref
             node.io.dispatch()
         ready = ObjectRef._make(ready_id, node, counted=True)

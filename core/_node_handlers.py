@@ -317,7 +317,7 @@ class MessageHandlers:
                          strategy: str, name: str | None) -> None:
         node = self.node
         try:
-            group_id, ready_id = node.extras.create_group(bundles, strategy)
+            group_id, ready_id = node.extras.create_group(bundles, strategy, name)
         except Exception as error:  # infeasible: the caller raises it
             self._reply(worker, request_id, ("error", error))
             return

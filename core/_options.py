@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._log import check_level
+
 
 def _check_amount(name: str, value: Any, *, allow_zero: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
@@ -259,6 +261,9 @@ class InitOptions:
     """Run every task serially in the calling process, for debugging with pdb."""
     namespace: str | None = None
     """Namespace for named actors (default "default")."""
+    logging_level: int | str | None = None
+    """Verbosity of Ember's own messages ("INFO", "DEBUG", ...; default WARNING, or
+    ``EMBER_LOGGING_LEVEL``)."""
     log_to_driver: bool = True
     """Print what tasks and actors write to stdout/stderr in the driver, line by line,
     prefixed with the task or actor and its pid. False leaves workers' output alone."""
@@ -298,6 +303,7 @@ class InitOptions:
                 raise ValueError(
                     "object_store_memory must be an int number of bytes >= 1 MiB, got "
                     f"{self.object_store_memory!r}")
+        check_level(self.logging_level)
         if not isinstance(self.log_to_driver, bool):
             raise TypeError(f"log_to_driver must be True or False, got {self.log_to_driver!r}")
         if not isinstance(self.local_mode, bool):

@@ -20,6 +20,11 @@ _ids = itertools.count(1)
 _id_lock = threading.Lock()
 
 
+def short_name(name: str) -> str:
+    """``test.<locals>.square`` -> ``square``: a task's name as its author knows it."""
+    return name.rsplit("<locals>.", 1)[-1]
+
+
 def _new_function_id() -> int:
     # Unique across processes: a worker defining a remote function must not collide
     # with the driver's ids.

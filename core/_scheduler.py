@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class Task:
     streaming: bool = False
     backpressure: int = 0
     method: str | None = None      # for actor calls
+    ready_since: float = 0.0       # monotonic time it last entered the ready queue
 
     def __post_init__(self) -> None:
         self.shape = shape_key(self.demand) if self.demand else ()
@@ -154,7 +156,7 @@ class Scheduler:
             for resource, amount in self.pools.pop(key).items():
                 self.available[resource] = self.available.get(resource, 0.0) + amount
 
-    def _pool_for(self, task: Task) -> tuple | None | bool:
+    def pool_for(self, task: Task) -> tuple | None | bool:
         """The pool key a task draws from (None: the node); False if none can serve it."""
         if task.pool is None:
             return None
@@ -169,13 +171,32 @@ class Scheduler:
                 return key
         return keys[0]
 
-    def _free(self, pool: tuple | None) -> dict[str, float]:
+    def free(self, pool: tuple | None) -> dict[str, float]:
         return self.available if pool is None else self.pools.get(pool, self.available)
+
+    def released_when_tasks_finish(self, pool: tuple | None) -> dict[str, float]:
+        """What running (not blocked) tasks leased from ``pool`` give back as they end."""
+        released: dict[str, float] = {}
+        for worker in self.workers.values():
+            if worker.actor is None and worker.lease is not None and \
+                    worker.lease_pool == pool and not worker.blocked:
+                for key, amount in worker.lease_demand.items():
+                    released[key] = released.get(key, 0.0) + amount
+        return released
+
+    def oldest_waiting(self) -> list[Task]:
+        """The first ready task of each resource shape: the ones that could not start."""
+        heads = []
+        for heap in self._ready.values():
+            if heap and not heap[0][2].cancelled and not heap[0][2].finished:
+                heads.append(heap[0][2])
+        return heads
 
     # -- queue ---------------------------------------------------------------------
     def push(self, task: Task, *, keep_order: bool = False) -> None:
         if not keep_order:
             task.seq = next(self._seq)
+        task.ready_since = time.monotonic()
         heapq.heappush(self._ready.setdefault(task.shape, []), (-task.depth, task.seq, task))
 
     def has_ready(self) -> bool:
@@ -221,7 +242,7 @@ class Scheduler:
         return assignments
 
     def _place(self, task: Task, spawn: Any) -> WorkerSlot | None:
-        pool = self._pool_for(task)
+        pool = self.pool_for(task)
         if pool is False:
             return None
         shape = task.shape
@@ -232,7 +253,7 @@ class Scheduler:
                     if not worker.inflight:
                         return worker
                     leased.append(worker)
-        if fits(self._free(pool), task.demand):
+        if fits(self.free(pool), task.demand):
             worker = self._idle_worker() or spawn()
             self._lease(worker, task, pool)
             return worker
@@ -253,7 +274,7 @@ class Scheduler:
         worker.lease = task.shape
         worker.lease_demand = dict(task.demand)
         worker.lease_pool = pool
-        free = self._free(pool)
+        free = self.free(pool)
         for key, amount in task.demand.items():
             free[key] = free.get(key, 0.0) - amount
         worker.gpu_ids = self._take_gpus(task.demand.get("GPU", 0.0))
@@ -275,7 +296,7 @@ class Scheduler:
     def release_lease(self, worker: WorkerSlot) -> None:
         if worker.lease is None:
             return
-        free = self._free(worker.lease_pool)
+        free = self.free(worker.lease_pool)
         for key, amount in worker.lease_demand.items():
             if key == "CPU" and worker.blocked:
                 continue  # already given back while blocked
@@ -302,13 +323,13 @@ class Scheduler:
         """The worker's task waits in ``get``: lend its CPUs to other tasks."""
         worker.blocked += 1
         if worker.blocked == 1:
-            free = self._free(worker.lease_pool)
+            free = self.free(worker.lease_pool)
             free["CPU"] = free.get("CPU", 0.0) + worker.lease_demand.get("CPU", 0.0)
 
     def unblock(self, worker: WorkerSlot) -> None:
         worker.blocked -= 1
         if worker.blocked == 0:
-            free = self._free(worker.lease_pool)
+            free = self.free(worker.lease_pool)
             free["CPU"] = free.get("CPU", 0.0) - worker.lease_demand.get("CPU", 0.0)
 
     def remove_worker(self, worker: WorkerSlot) -> list[Task]:

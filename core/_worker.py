@@ -29,6 +29,7 @@ from . import _serialization
 from ._arena import Arena
 from ._protocol import Channel, Msg
 from ._remote_error import capture, exit_code
+from ._remote_function import short_name
 from ._task_args import fill_slots
 from ._worker_output import LabelledStream, Labels, install
 from ._worker_runtime import WorkerRuntime
@@ -175,7 +176,7 @@ class TaskLoop:
          env, depth, stream) = message
         start = time.time()
         if self.labels is not None:
-            self.labels.set(_short(name))
+            self.labels.set(short_name(name))
         try:
             function, args, kwargs = self._load(function_id, args_payload, ref_values, env)
             self.runtime.depth = depth
@@ -264,7 +265,7 @@ class TaskLoop:
          concurrency, is_async) = message
         start = time.time()
         if self.labels is not None:
-            self.labels.set(_short(name))  # an actor's lines carry its class name
+            self.labels.set(short_name(name))  # an actor's lines carry its class name
         try:
             cls, args, kwargs = self._load(class_id, args_payload, ref_values, env)
             self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
@@ -307,11 +308,6 @@ class TaskLoop:
     def store(self, value: Any) -> tuple[P.Payload, list[int]]:
         serialized = _serialization.dumps(value)
         return self.runtime.store_value(serialized), serialized.contained_refs
-
-
-def _short(name: str) -> str:
-    """``test.<locals>.square`` -> ``square``: the name a user recognizes."""
-    return name.rsplit("<locals>.", 1)[-1]
 
 
 def split_returns(value: Any, count: int, name: str) -> list[Any]:
