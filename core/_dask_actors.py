@@ -23,12 +23,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._dask_tasks import RemoteFailure, attach_worker_runtime
+from ._dask_output import labelled
 from ._object_ref import forbid_blocking_in
 from ._remote_error import capture
 from ._task_args import fill_slots
 
 _REMEMBERED_CALLS = 4096
 """Results kept per caller so that a relay re-run after a worker loss is not re-executed."""
+
+
+def _call_labelled(label: str, method: Any, args: tuple, kwargs: dict) -> Any:
+    """Run a plain method on an executor thread, its output labelled with the actor."""
+    with labelled(label):
+        return method(*args, **kwargs)
 
 
 class ActorHost:
@@ -40,7 +47,8 @@ class ActorHost:
             cls = pickle.loads(class_blob)
             args, kwargs = pickle.loads(args_blob)
             fill_slots(args, kwargs, list(zip(slots, resolved)))
-            self.instance = cls(*args, **kwargs)
+            with labelled(name):
+                self.instance = cls(*args, **kwargs)
         except Exception as error:
             raise RemoteFailure(capture(error, f"{name}.__init__")) from None
         self.concurrency = concurrency
@@ -97,10 +105,11 @@ class ActorHost:
             if inspect.iscoroutinefunction(bound):
                 assert self._slots is not None
                 async with self._slots:
-                    return await bound(*args, **kwargs)
+                    with labelled(self.name):  # this call's own asyncio task: its context
+                        return await bound(*args, **kwargs)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor,
-                                              functools.partial(bound, *args, **kwargs))
+            return await loop.run_in_executor(
+                self.executor, functools.partial(_call_labelled, self.name, bound, args, kwargs))
         except (Exception, SystemExit) as error:  # sys.exit is a task failure
             raise RemoteFailure(capture(error, name)) from None
 

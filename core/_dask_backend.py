@@ -29,6 +29,7 @@ import cloudpickle
 
 from . import _last_trace
 from ._backend import LocalRefCounts
+from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
 from ._dask_resources import ClusterResources
 from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
 from ._streams import ObjectRefGenerator
@@ -54,7 +55,8 @@ def _import_distributed() -> Any:
 class DaskBackend(LocalRefCounts):
     """Implements the Backend protocol with a ``distributed.Client``."""
 
-    def __init__(self, client: Any, cluster: Any = None, owns_client: bool = True):
+    def __init__(self, client: Any, cluster: Any = None, owns_client: bool = True,
+                 log_to_driver: bool = True):
         super().__init__()
         self.distributed = _import_distributed()
         self.client = client
@@ -72,6 +74,8 @@ class DaskBackend(LocalRefCounts):
 
         if owns_client:
             client.run_on_scheduler(_record_task_stream)  # for ember.timeline()
+            if log_to_driver:  # what tasks print on the workers, printed here
+                client.subscribe_topic(OUTPUT_TOPIC, print_output)
         self.actors = DaskActorDirectory(self)
         self.groups = DaskGroups(self)
 
@@ -91,7 +95,7 @@ class DaskBackend(LocalRefCounts):
                     f"could not reach a Dask scheduler at {address}: {error}. Start one with "
                     "`dask scheduler` (and `dask worker <address>`), or check the address "
                     "and port") from error
-            return cls(client)
+            return cls(client, log_to_driver=options.log_to_driver)
         workers = int(options.num_cpus or os.cpu_count() or 1)
         resources: dict[str, float] = {}  # CPUs are the workers' threads
         if options.num_gpus:
@@ -103,7 +107,8 @@ class DaskBackend(LocalRefCounts):
             n_workers=max(workers, 1), threads_per_worker=1, processes=True,
             resources=resources or None, host="127.0.0.1", dashboard_address="127.0.0.1:0",
             security=options.security, protocol="tls://" if options.security else None)
-        return cls(distributed.Client(cluster, set_as_default=False), cluster)
+        return cls(distributed.Client(cluster, set_as_default=False), cluster,
+                   log_to_driver=options.log_to_driver)
 
     @classmethod
     def attach(cls, client: Any) -> DaskBackend:

@@ -16,7 +16,9 @@ import threading
 from typing import Any
 
 from . import _context
+from ._dask_output import labelled
 from ._remote_error import RemoteError, capture
+from ._remote_function import short_name
 from ._task_args import fill_slots
 
 _functions: dict[bytes, Any] = {}
@@ -62,7 +64,8 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: A
         function = _function(blob)
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))
-        return function(*args, **kwargs)
+        with labelled(short_name(name)):
+            return function(*args, **kwargs)
     except KeyboardInterrupt:  # ember.cancel interrupted it; nobody waits for the result
         from .exceptions import TaskCancelledError
 
@@ -98,10 +101,11 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
         function = _function(blob)
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))
-        for item in function(*args, **kwargs):
-            [future] = client.scatter([item], hash=False)
-            queue.put(future)
-            produced += 1
+        with labelled(short_name(name)):
+            for item in function(*args, **kwargs):
+                [future] = client.scatter([item], hash=False)
+                queue.put(future)
+                produced += 1
     except (Exception, SystemExit) as error:  # sys.exit is a task failure
         queue.put(["error", pickle.dumps(capture(error, name))])
         raise RemoteFailure(capture(error, name)) from None

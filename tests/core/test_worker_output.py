@@ -113,3 +113,48 @@ def test_log_to_driver_must_be_a_bool():
     ember.shutdown()
     with pytest.raises(TypeError, match="log_to_driver"):
         ember.init(log_to_driver="yes")
+
+
+@pytest.mark.cluster
+def test_task_and_actor_output_on_a_dask_cluster_reaches_the_driver(capsys):
+    from tests_support.dask_cluster import dask_cluster
+
+    ember.shutdown()
+    with dask_cluster(workers=1) as (address, _):
+        ember.init(address=address)
+        try:
+            @ember.remote
+            def hello(i):
+                print("hello from dask", i)
+                print("oops", i, file=sys.stderr)
+                return i
+
+            @ember.remote
+            class Greeter:
+                def greet(self):
+                    print("plain method")
+
+                async def agreet(self):
+                    print("async method")
+
+            assert ember.get([hello.remote(i) for i in range(2)], timeout=60) == [0, 1]
+            greeter = Greeter.remote()
+            ember.get([greeter.greet.remote(), greeter.agreet.remote()], timeout=60)
+            seen_out, seen_err = [], []
+
+            def arrived() -> bool:
+                captured = capsys.readouterr()
+                seen_out.append(captured.out)
+                seen_err.append(captured.err)
+                out = "".join(seen_out)
+                return all(f"hello from dask {i}" in out for i in range(2)) and \
+                    "async method" in out and "plain method" in out and \
+                    "oops 1" in "".join(seen_err)
+            assert wait_for(arrived, timeout=30), (seen_out, seen_err)
+            out = "".join(seen_out)
+            assert re.search(r"^\(hello pid=\d+, host=\S+\) hello from dask 0$", out, re.M)
+            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) plain method$", out, re.M)
+            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) async method$", out, re.M)
+            assert re.search(r"^\(hello pid=\d+, host=\S+\) oops 1$", "".join(seen_err), re.M)
+        finally:
+            ember.shutdown()
