@@ -29,6 +29,7 @@ import cloudpickle
 
 from . import _last_trace
 from ._backend import LocalRefCounts
+from ._dask_local import LocalClusterProcess
 from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
 from ._dask_resources import ClusterResources
 from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
@@ -101,14 +102,21 @@ class DaskBackend(LocalRefCounts):
         if options.num_gpus:
             resources["GPU"] = float(options.num_gpus) / workers
         resources.update({k: float(v) / workers for k, v in options.resources.items()})
-        # Every listener on loopback only (the scheduler, its dashboard on a free port so
-        # sessions never fight over 8787, and the workers); TLS when asked for.
-        cluster = distributed.LocalCluster(
-            n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-            resources=resources or None, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-            security=options.security, protocol="tls://" if options.security else None)
-        return cls(distributed.Client(cluster, set_as_default=False), cluster,
-                   log_to_driver=options.log_to_driver)
+        security = options.security
+        if security is True:  # temporary certificates, shared by this client and the cluster
+            from distributed.security import Security
+
+            security = Security.temporary()
+        # In a process of its own (no __main__ guard needed in the user's script), every
+        # listener on loopback only; TLS when asked for.
+        cluster = LocalClusterProcess(max(workers, 1), resources, security)
+        try:
+            client = distributed.Client(cluster.address, set_as_default=False, timeout=30,
+                                        security=security)
+        except BaseException:
+            cluster.close()
+            raise
+        return cls(client, cluster, log_to_driver=options.log_to_driver)
 
     @classmethod
     def attach(cls, client: Any) -> DaskBackend:

@@ -1,0 +1,73 @@
+"""``init(backend="dask")``: a LocalCluster in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from tests_support import wait_for
+
+pytestmark = pytest.mark.cluster
+
+SCRIPT = textwrap.dedent("""
+    import os, sys
+    import ember
+
+    ember.init(backend="dask", num_cpus=2)   # no `if __name__ == "__main__":` guard
+
+    @ember.remote
+    def square(x):
+        return x * x
+
+    print("result", sum(ember.get([square.remote(i) for i in range(10)])), flush=True)
+    if len(sys.argv) > 1:                    # wait to be killed
+        print("pid", os.getpid(), flush=True)
+        sys.stdin.read()
+    ember.shutdown()
+""")
+
+
+def test_a_script_without_a_main_guard_runs_on_a_local_dask_cluster(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(SCRIPT)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=180, stdin=subprocess.DEVNULL, env={**os.environ})
+    assert result.returncode == 0, result.stderr
+    assert "result 285" in result.stdout
+    assert "bootstrapping phase" not in result.stderr
+
+
+def test_the_local_cluster_ends_with_a_killed_driver(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(SCRIPT)
+    driver = subprocess.Popen([sys.executable, str(script), "wait"], stdout=subprocess.PIPE,
+                              stdin=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert driver.stdout is not None
+        assert driver.stdout.readline().startswith("result 285")
+        assert driver.stdout.readline().startswith("pid")
+        cluster = psutil.Process(driver.pid).children(recursive=True)
+        assert cluster, "the cluster's processes run under the driver"
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+
+        def all_gone() -> bool:
+            for process in cluster:
+                try:
+                    if process.status() != psutil.STATUS_ZOMBIE:
+                        return False
+                except psutil.NoSuchProcess:
+                    pass
+            return True
+        assert wait_for(all_gone, timeout=60), [p.pid for p in cluster if p.is_running()]
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        driver.stdin.close()
+        driver.stdout.close()
