@@ -1,0 +1,49 @@
+"""The README's tours in a real notebook kernel (nbclient + ipykernel), as users run them.
+
+An IPython kernel runs an asyncio loop in its main thread: blocking calls (get, wait,
+Dataset consumers, fit, serve.run) must work there, and what tasks print must land in
+the cell's output.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests_support.readme import blocks
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cells: list[str], tmp_path) -> nbformat.NotebookNode:  # type: ignore[no-untyped-def]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    client = NotebookClient(notebook, timeout=240, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    return notebook
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def test_the_core_tour_runs_in_a_notebook_cell(tmp_path):
+    [tour] = blocks("Core API tour")
+    setup = "import ember\nember.init(num_cpus=2)"
+    printing = (
+        "@ember.remote\ndef shout(word):\n    print(word.upper())\n    return word\n"
+        "import time\nvalue = ember.get(shout.remote('from a task'))\n"
+        "time.sleep(1)  # the task's line arrives on the forwarder thread\nvalue")
+    notebook = _run([setup, printing, tour], tmp_path)
+    assert "FROM A TASK" in _text(notebook.cells[1])
+    assert "'from a task'" in _text(notebook.cells[1])
+    assert "invalid literal for int()" in _text(notebook.cells[2])  # the tour's except branch
+    assert "'CPU': 2.0" in _text(notebook.cells[2])
