@@ -3,6 +3,11 @@
 Each subcommand registers itself with ``add_parser(subparsers)`` and sets
 ``func`` to the function that runs it; add new ones (``timeline``, ``doctor``, ...)
 to ``_SUBCOMMANDS`` the same way.
+
+Conventions: a bare command prints its help and exits 2 (a usage error, as argparse
+does); a failure is one line on stderr, ``ember <command>: <what went wrong>; <fix>``,
+with exit code 1 (``CommandError``, or any other exception: its traceback only with
+``EMBER_LOGGING_LEVEL=DEBUG``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+
+from ember._command_error import CommandError
 
 
 def _add_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +34,16 @@ def _add_timeline(subparsers: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from ember import _timeline_command
 
-        code, message = _timeline_command.export(args.output)
-        print(message, file=sys.stdout if code == 0 else sys.stderr)
-        return code
+        try:
+            code, message = _timeline_command.export(args.output)
+        except OSError as error:
+            raise CommandError(
+                f"cannot write {args.output!r}: {error.strerror}; pass a writable path with "
+                "-o/--output") from error
+        if code:
+            raise CommandError(message)
+        print(message)
+        return 0
 
     command.set_defaults(func=run)
 
@@ -68,8 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 0
-    return int(func(args) or 0)
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line, never a traceback: see the module docstring
+        import os
+
+        if (os.environ.get("EMBER_LOGGING_LEVEL") or "").upper() == "DEBUG":
+            raise
+        command = " ".join(a for a in (argv if argv is not None else sys.argv[1:])[:2]
+                           if not a.startswith("-"))
+        text = str(error) if isinstance(error, CommandError) else \
+            f"{type(error).__name__}: {error} (EMBER_LOGGING_LEVEL=DEBUG shows the traceback)"
+        print(f"ember {command}: {text}".replace("\n", " "), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,8 +17,22 @@ def _ember(*args, env=None, timeout=120):
 
 def test_version_and_help():
     assert _ember("--version").stdout.strip() == f"ember {ember.__version__}"
-    usage = _ember().stdout
-    assert all(command in usage for command in ("serve", "timeline", "doctor"))
+    bare = _ember()
+    assert bare.returncode == 2  # a usage error, as argparse's own
+    assert all(command in bare.stdout for command in ("serve", "timeline", "doctor"))
+    assert _ember("serve").returncode == 2
+
+
+def test_a_command_error_is_one_line_with_the_fix_and_exit_code_1(tmp_path):
+    env = {"EMBER_CACHE_DIR": str(tmp_path / "cache")}
+    program = ("import ember\n@ember.remote\ndef one():\n    return 1\n"
+               "ember.get(one.remote())\nember.shutdown()\n")
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=60,
+                   env={**os.environ, **env})  # leaves a trace to export
+    done = _ember("timeline", "-o", str(tmp_path / "no" / "such" / "trace.json"), env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("ember timeline: cannot write ")
+    assert "-o/--output" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_doctor_reports_versions_and_a_working_engine(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,11 +42,23 @@ def test_serve_run_serves_until_ctrl_c_and_status_reports_it(tmp_path):
                         == 200, timeout=30)
         assert httpx.get(f"http://127.0.0.1:{port}/?name=cli").json() == {"hello": "cli"}
         status = subprocess.run([sys.executable, "-m", "ember", "serve", "status", "--port",
-                                 str(port)], capture_output=True, text=True, timeout=60, check=False)
+                                 str(port), "--json"], capture_output=True, text=True, timeout=60,
+                                check=False)
         assert status.returncode == 0, status.stderr
         app = json.loads(status.stdout)["applications"]["default"]
         assert app["status"] == "RUNNING"
         assert app["deployments"]["Greeter"]["status"] == "HEALTHY"
+        table = subprocess.run([sys.executable, "-m", "ember", "serve", "status", "--port",
+                                str(port)], capture_output=True, text=True, timeout=60, check=False)
+        assert table.returncode == 0, table.stderr
+        assert re.search(r"^default\s+RUNNING\s+/", table.stdout, re.M), table.stdout
+        assert re.search(r"^\s+Greeter\s+HEALTHY\s+1/1", table.stdout, re.M), table.stdout
+        busy = subprocess.run([sys.executable, "-m", "ember", "serve", "run", "greeter:app",
+                               "--port", str(port)], capture_output=True, text=True, timeout=60,
+                              check=False, cwd=str(tmp_path))
+        assert busy.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in busy.stderr and "--port" in busy.stderr
+        assert "Traceback" not in busy.stderr
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)
         assert server.returncode == 0, err
@@ -70,11 +83,13 @@ def test_serve_run_with_a_bad_import_path_says_what_is_expected(tmp_path):
     (tmp_path / "greeter.py").write_text(APP)
     for target, message in [("greeter", "is not module:attribute"),
                             ("greeter:nope", "has no attribute 'nope'"),
-                            ("greeter:serve", "not an application")]:
+                            ("greeter:serve", "not an application"),
+                            ("no_such_module:app", "no module 'no_such_module'")]:
         done = subprocess.run([sys.executable, "-m", "ember", "serve", "run", target],
                               capture_output=True, text=True, timeout=60, check=False, cwd=str(tmp_path))
-        assert done.returncode != 0
+        assert done.returncode == 1
         assert message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # one line, no traceback
 
 
 def test_ember_version_still_works():
