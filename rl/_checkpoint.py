@@ -5,7 +5,9 @@
     <dir>/policy_state.pkl      weights + spaces only: what ``Policy`` needs to act
 
 ``Policy.from_checkpoint(dir)`` reads only the last file and builds the network, with
-no env and no runners, so a serve deployment can answer requests from it.
+no env and no runners, so a serve deployment can answer requests from it. A checkpoint
+directory is a local folder or any location pyarrow.fs opens (``s3://...``,
+``file:///...``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -38,35 +39,62 @@ class CheckpointPath(str):
         return self
 
 
+def _storage(path: Any) -> tuple[Any, str, str]:
+    """(pyarrow filesystem, path on it, the path as the user sees it) for a local folder,
+    a URI such as ``s3://bucket/run`` or ``file:///...``, or a checkpoint object with
+    ``.path`` (and ``.filesystem``) such as a tune trial's."""
+    import pyarrow.fs as pafs
+
+    filesystem = getattr(path, "filesystem", None)
+    shown = os.fspath(getattr(path, "path", path))
+    if filesystem is not None:
+        return filesystem, shown, shown
+    if "://" not in shown:
+        local = os.path.abspath(os.path.expanduser(shown))
+        return pafs.LocalFileSystem(), local, local
+    try:
+        filesystem, inner = pafs.FileSystem.from_uri(shown)
+    except Exception as error:  # pyarrow raises ArrowInvalid / OSError by scheme
+        raise ValueError(
+            f"cannot open checkpoint location {shown!r}: {error}. Use a local folder or a URI "
+            "pyarrow.fs understands (file://, s3://, gs://, hdfs://)") from error
+    return filesystem, str(inner), shown
+
+
 def write(path: str | os.PathLike[str], meta: dict[str, Any], state: dict[str, Any],
           policy: dict[str, Any]) -> CheckpointPath:
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
+    filesystem, directory, shown = _storage(path)
+    filesystem.create_dir(directory, recursive=True)
     for name, value in ((STATE, state), (POLICY, policy)):
-        tmp = directory / (name + ".tmp")
-        tmp.write_bytes(cloudpickle.dumps(value))
-        os.replace(tmp, directory / name)  # a crash never leaves a half-written file
-    (directory / META).write_text(json.dumps({**meta, "format": FORMAT}))
-    return CheckpointPath(os.fspath(directory.resolve()))
+        tmp = f"{directory}/{name}.tmp"
+        with filesystem.open_output_stream(tmp) as out:
+            out.write(cloudpickle.dumps(value))
+        filesystem.move(tmp, f"{directory}/{name}")  # never a half-written file
+    with filesystem.open_output_stream(f"{directory}/{META}") as out:  # last: it marks done
+        out.write(json.dumps({**meta, "format": FORMAT}).encode())
+    return CheckpointPath(shown)
 
 
-def _directory(path: Any) -> Path:
-    directory = Path(os.fspath(getattr(path, "path", path)))
-    if not (directory / META).is_file():
+def _read(path: Any, name: str) -> bytes:
+    import pyarrow.fs as pafs
+
+    filesystem, directory, shown = _storage(path)
+    if filesystem.get_file_info(f"{directory}/{META}").type != pafs.FileType.File:
         raise FileNotFoundError(
-            f"{directory} is not an ember.rl checkpoint (no {META}); pass the directory "
+            f"{shown} is not an ember.rl checkpoint (no {META}); pass the directory "
             "Algorithm.save() returned")
-    return directory
+    with filesystem.open_input_stream(f"{directory}/{name}") as stream:
+        data: bytes = stream.read()
+    return data
 
 
 def read_meta(path: Any) -> dict[str, Any]:
-    meta: dict[str, Any] = json.loads((_directory(path) / META).read_text())
+    meta: dict[str, Any] = json.loads(_read(path, META))
     return meta
 
 
 def read_state(path: Any) -> dict[str, Any]:
-    with open(_directory(path) / STATE, "rb") as file:
-        state: dict[str, Any] = pickle.load(file)
+    state: dict[str, Any] = pickle.loads(_read(path, STATE))
     return state
 
 
@@ -94,8 +122,7 @@ class Policy:
 
     @classmethod
     def from_checkpoint(cls, path: Any) -> Policy:
-        with open(_directory(path) / POLICY, "rb") as file:
-            return cls(pickle.load(file))
+        return cls(pickle.loads(_read(path, POLICY)))
 
     def compute_actions(self, obs_batch: Any) -> np.ndarray:
         """Greedy actions for a batch of observations [B, ...], as the env takes them."""

@@ -61,6 +61,28 @@ def test_from_checkpoint_restores_weights_counters_and_greedy_actions(trained) -
         restored.stop()
 
 
+def test_save_to_a_uri_goes_through_pyarrow_fs(trained, tmp_path, monkeypatch) -> None:
+    algo, _, _ = trained
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "remote" / "ppo"
+    path = algo.save(f"file://{target}")
+    assert path == f"file://{target}"            # the location as given, not a local folder
+    assert sorted(os.listdir(target)) == ["algorithm_state.pkl", "policy_state.pkl",
+                                          "rl_checkpoint.json"]
+    assert not (tmp_path / "file:").exists()     # never a folder named after the scheme
+    policy = Algorithm.policy_from_checkpoint(path)
+    observation = np.zeros(4, dtype=np.float32)
+    assert policy.compute_single_action(observation) == algo.compute_single_action(observation)
+
+
+def test_save_to_an_unknown_scheme_names_what_works(trained, tmp_path, monkeypatch) -> None:
+    algo, _, _ = trained
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"nosuch://bucket/ppo.*pyarrow\.fs"):
+        algo.save("nosuch://bucket/ppo")
+    assert os.listdir(tmp_path) == []
+
+
 def test_restore_loads_a_checkpoint_into_a_running_algorithm(trained) -> None:
     _, _, path = trained
     fresh = _ppo().build()
