@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ._log import logger
 from .exceptions import InfeasibleResourcesError
 
 _CACHE_S = 1.0
@@ -22,11 +23,18 @@ class ClusterResources:
         self.client = client
         self._workers: dict[str, dict[str, Any]] = {}
         self._read_at = 0.0
+        # Every worker kind seen this session: a demand one of them could meet waits
+        # while such a worker restarts or the cluster scales up again.
+        self._seen: dict[tuple, dict[str, Any]] = {}
+        self._warned: set[tuple] = set()
 
     def workers(self, fresh: bool = False) -> dict[str, dict[str, Any]]:
         if fresh or time.monotonic() - self._read_at > _CACHE_S:
             self._workers = dict(self.client.scheduler_info(n_workers=-1)["workers"])
             self._read_at = time.monotonic()
+            for info in self._workers.values():
+                capacity = self._capacity(info)
+                self._seen.setdefault(tuple(sorted(capacity.items())), info)
         return self._workers
 
     @staticmethod
@@ -57,19 +65,40 @@ class ClusterResources:
         return {k: max(v, 0.0) for k, v in free.items() if not k.startswith("_")}
 
     def placement(self, demand: dict[str, float], what: str) -> dict[str, float] | None:
-        """The ``resources=`` to pass to Dask; raise if no worker could ever run it."""
+        """The ``resources=`` to pass to Dask. A demand no connected worker meets waits
+        (with one warning) when a worker seen this session could meet it, or when no
+        worker was ever seen (a cluster scaling from zero); it raises when the workers
+        there are, and were, all too small."""
         workers = self.workers()
         if not any(self._fits(info, demand) for info in workers.values()):
             workers = self.workers(fresh=True)  # a worker may have joined since
         if not any(self._fits(info, demand) for info in workers.values()):
-            biggest = [self._capacity(info) for info in workers.values()]
-            raise InfeasibleResourcesError(
-                f"{what} needs {demand} but no Dask worker has that much (workers offer "
-                f"{biggest or 'nothing: no worker is connected'}); start workers with "
-                "`dask worker --resources \"CPU=4 GPU=1\"`, or ask for less")
-        declared = {key for info in workers.values() for key in (info.get("resources") or {})}
+            known = list(self._seen.values())
+            if known and not any(self._fits(info, demand) for info in known):
+                biggest = [self._capacity(info) for info in known]
+                raise InfeasibleResourcesError(
+                    f"{what} needs {demand} but no Dask worker has that much (workers offer "
+                    f"{biggest}); start workers with `dask worker --resources \"CPU=4 "
+                    "GPU=1\"`, or ask for less")
+            self._warn_waiting(what, demand, workers)
+        declared = {key for info in (*workers.values(), *self._seen.values())
+                    for key in (info.get("resources") or {})}
         resources = {k: v for k, v in demand.items() if k in declared and k != "CPU"}
         return resources or None
+
+    def _warn_waiting(self, what: str, demand: dict[str, float],
+                      workers: dict[str, dict[str, Any]]) -> None:
+        shape = tuple(sorted(demand.items()))
+        if shape in self._warned:
+            return
+        self._warned.add(shape)
+        offered = [self._capacity(info) for info in workers.values()]
+        logger.warning(
+            f"{what} waits: no Dask worker connected to {self.client.scheduler.address} "
+            f"offers {demand} right now (connected workers offer "
+            f"{offered or 'nothing: none is connected'}); it starts when such a worker "
+            "joins or comes back. Start one with `dask worker <scheduler address>` (with "
+            "--resources for GPU or custom resources) if none is on its way")
 
     def _fits(self, info: dict[str, Any], demand: dict[str, float]) -> bool:
         capacity = self._capacity(info)

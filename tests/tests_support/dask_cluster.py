@@ -28,15 +28,13 @@ def dask_cluster(workers: int = 2, resources: str = "CPU=1") -> Iterator[tuple[s
          "--no-dashboard"], **quiet)]
     try:
         assert wait_for(lambda: port_is_open(port), timeout=30), "the dask scheduler never started"
-        worker_processes = [subprocess.Popen(
-            [*_dask_command(), "worker", address, "--nworkers", "1", "--nthreads", "1",
-             "--resources", resources, "--no-dashboard", "--no-nanny", "--name", f"w{i}"],
-            **quiet) for i in range(workers)]
+        worker_processes = [start_worker(address, resources, f"w{i}") for i in range(workers)]
         processes += worker_processes
         from distributed import Client
 
-        with Client(address, set_as_default=False, timeout=30) as client:
-            client.wait_for_workers(workers, timeout=60)
+        if workers:
+            with Client(address, set_as_default=False, timeout=30) as client:
+                client.wait_for_workers(workers, timeout=60)
         yield address, worker_processes
     finally:
         for process in reversed(processes):  # workers first, then the scheduler
@@ -46,3 +44,12 @@ def dask_cluster(workers: int = 2, resources: str = "CPU=1") -> Iterator[tuple[s
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def start_worker(address: str, resources: str = "CPU=1", name: str = "w") -> subprocess.Popen:
+    """One single-threaded ``dask worker`` (no nanny) joining ``address``; the caller
+    ends it (``dask_cluster`` ends the ones it started)."""
+    return subprocess.Popen(
+        [*_dask_command(), "worker", address, "--nworkers", "1", "--nthreads", "1",
+         "--resources", resources, "--no-dashboard", "--no-nanny", "--name", name],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
