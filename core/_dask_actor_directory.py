@@ -1,7 +1,11 @@
 """The dask backend's side of actors: creating them, numbering calls, names, restarts.
 
 Named actors are recorded in the scheduler's metadata, so any process of the cluster
-finds them with ``get_actor``. Dask does not restart actors: when an actor's worker is
+finds them with ``get_actor``. A name belongs to the session that made it: it is
+released when that session shuts down, and a name whose session's client is no longer
+connected (its driver died) is free again. A ``lifetime="detached"`` actor is also
+published as a Dask dataset, which keeps it alive after its session ends, and keeps its
+name until ``ember.kill``. Dask does not restart actors: when an actor's worker is
 lost, this process re-creates the actors it made (same class and arguments, a new Dask
 actor) up to ``max_restarts``; handles held by other processes keep pointing at the
 lost one.
@@ -44,6 +48,7 @@ class DaskActorDirectory:
         self.client = backend.client
         self.caller = uuid.uuid4().hex  # this process, as a caller of actors
         self.actors: dict[str, DaskActor] = {}
+        self._names: list[tuple[str, str]] = []  # (namespace, name) this session published
         self._foreign: dict[str, itertools.count] = {}  # call numbers for others' actors
         self._lock = threading.Lock()
 
@@ -158,6 +163,12 @@ class DaskActorDirectory:
         if actor is not None:
             actor.dead = (f"actor {actor.class_name} is dead: it was killed with ember.kill; "
                           "create a new actor")
+            name = actor.options.name
+            if name is not None:
+                space = actor.options.namespace or "default"
+                if actor.options.lifetime == "detached":
+                    self.client.unpublish_dataset(_dataset(space, name))
+                self.client.run_on_scheduler(_forget_name, space, name, self.client.id)
         self.client.cancel([future], force=True)
 
     def kill_group(self, group_id: int) -> None:
@@ -172,15 +183,33 @@ class DaskActorDirectory:
     # -- names --------------------------------------------------------------------------------
     def _publish(self, name: str, namespace: str | None, handle: ActorHandle) -> None:
         key = handle._keepalive._id
-        self.client.set_metadata([_METADATA, namespace or "default", name],
-                                 (handle._actor_id, handle._class_name, handle._methods, key))
+        space = namespace or "default"
+        actor = self.actors[handle._actor_id]
+        detached = actor.options.lifetime == "detached"
+        if detached:  # the scheduler holds it, not only this session's client
+            self.client.publish_dataset(actor.future, name=_dataset(space, name), override=True)
+        else:
+            self._names.append((space, name))
+        self.client.set_metadata(
+            [_METADATA, space, name],
+            (handle._actor_id, handle._class_name, handle._methods, key, self.client.id,
+             detached))
+
+    def release_names(self) -> None:
+        """At shutdown: this session's (not detached) names are free again."""
+        for space, name in self._names:
+            try:
+                self.client.run_on_scheduler(_forget_name, space, name, self.client.id)
+            except Exception:  # noqa: BLE001 - the scheduler may be gone already
+                pass
+        self._names.clear()
 
     def _lookup(self, name: str, namespace: str | None) -> ActorHandle | None:
-        record = self.client.get_metadata([_METADATA, namespace or "default", name],
-                                          default=None)
+        space = namespace or "default"
+        record = self.client.run_on_scheduler(_live_name, space, name)
         if record is None:
             return None
-        actor_id, class_name, methods, key = record
+        actor_id, class_name, methods, key, _, _ = record
         future = self.backend.future_by_key(key)
         if future.status in ("cancelled", "error", "lost"):
             return None
@@ -193,6 +222,32 @@ class DaskActorDirectory:
             raise ValueError(
                 f"no actor named {name!r} in namespace {namespace or 'default'!r}")
         return handle
+
+
+def _dataset(namespace: str, name: str) -> str:
+    return f"ember-actor-{namespace}-{name}"
+
+
+def _live_name(namespace: str, name: str, dask_scheduler: Any = None) -> tuple | None:
+    """Runs on the scheduler: the record of a name, unless its session is gone (a name
+    that is not detached dies with its driver's client), in which case it is dropped."""
+    names = dask_scheduler.task_metadata.get(_METADATA, {}).get(namespace, {})
+    record = names.get(name)
+    if record is None:
+        return None
+    owner, detached = record[4], record[5]
+    if not detached and owner not in dask_scheduler.clients:
+        del names[name]
+        return None
+    return tuple(record)
+
+
+def _forget_name(namespace: str, name: str, owner: str, dask_scheduler: Any = None) -> None:
+    """Runs on the scheduler: drop a name if ``owner`` made it (not a later session's)."""
+    names = dask_scheduler.task_metadata.get(_METADATA, {}).get(namespace, {})
+    record = names.get(name)
+    if record is not None and record[4] == owner:
+        del names[name]
 
 
 class _Failed:

@@ -458,6 +458,7 @@ class DaskBackend(LocalRefCounts):
         self._held_args.clear()
         self._in_transit.clear()
         if self.owns_client:
+            self.actors.release_names()
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
