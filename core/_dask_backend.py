@@ -38,8 +38,10 @@ from ._object_ref import ObjectRef
 from ._options import InitOptions, TaskOptions
 from ._task_args import split_args
 from .exceptions import (ActorDiedError, EmberError, GetTimeoutError, NotSupportedOnBackend,
-                         TaskCancelledError, WorkerCrashedError)
+                         ObjectLostError, TaskCancelledError, WorkerCrashedError)
 
+_CANCELLED = "ember-cancelled"
+"""Scheduler metadata: keys cancelled with ember.cancel (not lost)."""
 _TRANSFER_GRACE_S = 60.0
 """How long a ref pickled into a message keeps its object alive for the receiver."""
 
@@ -61,6 +63,7 @@ class DaskBackend(LocalRefCounts):
         super().__init__()
         self.distributed = _import_distributed()
         self.client = client
+        self.address = str(client.scheduler.address)
         self.cluster = cluster
         self.owns_client = owns_client
         self.futures: dict[str, Any] = {}           # key -> Future this process holds
@@ -192,6 +195,7 @@ class DaskBackend(LocalRefCounts):
     def constraints(self, options: Any, what: str) -> dict[str, Any]:
         """Dask's ``resources=`` (and ``workers=`` inside a placement group) for a call;
         raises InfeasibleResourcesError if the cluster can never run it."""
+        self.check_connected()
         demand = options.resource_demand()
         if options.placement_group is not None:
             return self.groups.constraints(options, demand, what)
@@ -258,10 +262,15 @@ class DaskBackend(LocalRefCounts):
 
     # -- objects ----------------------------------------------------------------------------
     def put(self, value: Any) -> ObjectRef:
-        [future] = self.client.scatter([value], hash=False)
+        with self.scheduler_calls():
+            [future] = self.client.scatter([value], hash=False)
         return self._ref(future)
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+        with self.scheduler_calls():
+            return self._get(refs, timeout)
+
+    def _get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         futures = [self._future(ref) for ref in refs]
         with self._thread_released():
             finished = _wait_for(futures, len(futures), timeout)
@@ -303,10 +312,44 @@ class DaskBackend(LocalRefCounts):
 
     def _error(self, future: Any) -> BaseException:
         if future.status == "cancelled":
+            self.check_connected()
             if str(future.key).startswith("actor-call-"):
                 return ActorDiedError(f"the actor of call {future.key} was killed")
-            return TaskCancelledError(f"the task {future.key} was cancelled with ember.cancel()")
+            if self.client.get_metadata([_CANCELLED, future.key], default=False):
+                return TaskCancelledError(
+                    f"the task {future.key} was cancelled with ember.cancel()")
+            return ObjectLostError(
+                f"object {future.key} was lost: the Dask worker holding it left the cluster "
+                "(died or was retired) and Dask could not compute it again. A task's result "
+                "is recomputed from its inputs when they still exist; an ember.put value "
+                "lives only on the worker that holds it: put it again, or give workers "
+                "more memory if they died of it")
         return self._translate(future.exception(), str(future.key))
+
+    def check_connected(self) -> None:
+        """Raise a clear error when the scheduler is gone (Dask says "cancelled")."""
+        if self.client.status not in ("running", "newly-created"):
+            raise self._connection_lost(f"client {self.client.status}")
+
+    def _connection_lost(self, why: str) -> EmberError:
+        return EmberError(
+            f"lost the connection to the Dask scheduler at {self.address} ({why}); every "
+            "object of this session went with it. Restart the scheduler and its workers, "
+            f"then ember.shutdown() and ember.init(address={self.address!r}) again")
+
+    @contextlib.contextmanager
+    def scheduler_calls(self) -> Iterator[None]:
+        """Around calls that talk to the scheduler: a closed connection (OSError, or
+        RuntimeError from a closed connection pool) becomes one clear error."""
+        try:
+            yield
+        except EmberError:
+            raise
+        except (OSError, RuntimeError) as error:
+            if self.client.status == "running" and not isinstance(error, OSError) and \
+                    "closed" not in str(error):
+                raise
+            raise self._connection_lost(f"{type(error).__name__}: {error}") from error
 
     def _translate(self, error: BaseException, key: str = "") -> BaseException:
         if isinstance(error, RemoteFailure):
@@ -360,6 +403,9 @@ class DaskBackend(LocalRefCounts):
         key = future.key
         running_on = [address for address, keys in self.client.processing().items()
                       if key in keys]  # before cancelling: then the scheduler forgets it
+        # Remembered where every process looks, so a get anywhere tells a cancel from a
+        # loss (Dask reports both as "cancelled").
+        self.client.set_metadata([_CANCELLED, key], True)
         self.client.cancel([future], force=True)
         if running_on and force:
             self.client.run(_kill_worker, key, workers=running_on, wait=False)

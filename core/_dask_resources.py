@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ._log import logger
-from .exceptions import InfeasibleResourcesError
+from .exceptions import EmberError, InfeasibleResourcesError
 
 _CACHE_S = 1.0
 
@@ -30,7 +30,15 @@ class ClusterResources:
 
     def workers(self, fresh: bool = False) -> dict[str, dict[str, Any]]:
         if fresh or time.monotonic() - self._read_at > _CACHE_S:
-            self._workers = dict(self.client.scheduler_info(n_workers=-1)["workers"])
+            try:
+                info = self.client.scheduler_info(n_workers=-1)
+                self._workers = dict(info["workers"])
+            except (OSError, KeyError, TimeoutError) as error:
+                raise EmberError(
+                    f"cannot reach the Dask scheduler at {self.client.scheduler.address} "
+                    f"({type(error).__name__}: {error}); if it stopped, restart it and its "
+                    "workers, then ember.shutdown() and ember.init(address=...) again") \
+                    from error
             self._read_at = time.monotonic()
             for info in self._workers.values():
                 capacity = self._capacity(info)
