@@ -65,3 +65,57 @@ def test_a_dead_scheduler_is_one_clear_error_naming_it():
                     call()
         finally:
             ember.shutdown()
+
+
+@ember.remote
+def worker_name():
+    from distributed import get_worker
+
+    return get_worker().name
+
+
+def test_a_placement_group_bundle_on_a_lost_worker_is_placed_again():
+    import time
+
+    ember.shutdown()
+    with dask_cluster(workers=2) as (address, workers):
+        ember.init(address=address)
+        try:
+            group = ember.placement_group([{"CPU": 1}])
+            ember.get(group.ready(), timeout=60)
+            in_group = worker_name.options(placement_group=group)
+            first = ember.get(in_group.remote(), timeout=60)
+            victim = workers[int(first[1:])]      # the dask_cluster workers are w0, w1
+            victim.kill()
+            victim.wait()
+            assert wait_for(lambda: ember.cluster_resources()["CPU"] == 1, timeout=60)
+            second = ember.get(in_group.remote(), timeout=60)
+            assert second != first
+            started = time.monotonic()
+            ember.remove_placement_group(group)   # never waits on the dead worker
+            assert time.monotonic() - started < 20
+
+            spread = ember.placement_group([{"CPU": 1}], strategy="STRICT_SPREAD")
+            ember.get(spread.ready(), timeout=60)
+        finally:
+            ember.shutdown()
+
+
+def test_a_bundle_that_no_remaining_worker_can_hold_fails_clearly():
+    ember.shutdown()
+    with dask_cluster(workers=2) as (address, workers):
+        ember.init(address=address)
+        try:
+            group = ember.placement_group([{"CPU": 1}, {"CPU": 1}], strategy="STRICT_SPREAD")
+            ember.get(group.ready(), timeout=60)
+            workers[0].kill()
+            workers[0].wait()
+            assert wait_for(lambda: ember.cluster_resources()["CPU"] == 1, timeout=60)
+            with pytest.raises(ember.InfeasibleResourcesError,
+                               match="left the cluster.*add workers"):
+                worker_name.options(placement_group=group, placement_group_bundle_index=0,
+                                    ).remote()
+                worker_name.options(placement_group=group, placement_group_bundle_index=1,
+                                    ).remote()
+        finally:
+            ember.shutdown()
