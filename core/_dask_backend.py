@@ -29,7 +29,7 @@ import cloudpickle
 
 from . import _last_trace
 from ._backend import LocalRefCounts
-from ._dask_local import LocalClusterProcess
+from ._dask_local import LocalClusterProcess, split_resources
 from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
 from ._dask_resources import ClusterResources
 from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
@@ -103,8 +103,8 @@ class DaskBackend(LocalRefCounts):
         workers = int(options.num_cpus or os.cpu_count() or 1)
         resources: dict[str, float] = {}  # CPUs are the workers' threads
         if options.num_gpus:
-            resources["GPU"] = float(options.num_gpus) / workers
-        resources.update({k: float(v) / workers for k, v in options.resources.items()})
+            resources["GPU"] = float(options.num_gpus)
+        resources.update({k: float(v) for k, v in options.resources.items()})
         security = options.security
         if security is True:  # temporary certificates, shared by this client and the cluster
             from distributed.security import Security
@@ -112,7 +112,7 @@ class DaskBackend(LocalRefCounts):
             security = Security.temporary()
         # In a process of its own (no __main__ guard needed in the user's script), every
         # listener on loopback only; TLS when asked for.
-        cluster = LocalClusterProcess(max(workers, 1), resources, security)
+        cluster = LocalClusterProcess(split_resources(resources, max(workers, 1)), security)
         try:
             client = distributed.Client(cluster.address, set_as_default=False, timeout=30,
                                         security=security)

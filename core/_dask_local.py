@@ -29,10 +29,34 @@ _READY = "ember-dask-local"
 _CLOSE_TIMEOUT_S = 30.0
 
 
+def split_resources(resources: dict[str, float], workers: int) -> list[dict[str, float]]:
+    """Each worker's share of the session's GPUs and custom resources.
+
+    A task asks for whole units of one worker, so ``foo: 1`` over two workers must not
+    become ``foo: 0.5`` twice (no task needing ``foo=1`` could run). Whole amounts are
+    dealt out in whole units, the first workers getting the remainder; anything else
+    goes to the first worker.
+    """
+    shares: list[dict[str, float]] = [{} for _ in range(workers)]
+    for key, amount in resources.items():
+        if amount <= 0:
+            continue
+        if float(amount).is_integer() and amount >= workers:
+            base, extra = divmod(int(amount), workers)
+            for index, share in enumerate(shares):
+                share[key] = float(base + (1 if index < extra else 0))
+        elif float(amount).is_integer():
+            for index in range(int(amount)):
+                shares[index][key] = 1.0
+        else:
+            shares[0][key] = float(amount)
+    return shares
+
+
 class LocalClusterProcess:
     """The driver's handle on the cluster process: its address, and ``close()``."""
 
-    def __init__(self, workers: int, resources: dict[str, float], security: Any):
+    def __init__(self, resources: list[dict[str, float]], security: Any):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
@@ -40,7 +64,7 @@ class LocalClusterProcess:
             stdout=subprocess.PIPE, env=env, cwd=os.getcwd())
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
-            self.process.stdin.write(pickle.dumps((workers, resources, security)))
+            self.process.stdin.write(pickle.dumps((resources, security)))
             self.process.stdin.flush()
         except BrokenPipeError:
             pass  # it died at start: the missing address line below says so
@@ -72,14 +96,23 @@ class LocalClusterProcess:
 
 def _serve() -> None:
     """In the cluster process: start the cluster, say where, and run until stdin closes."""
+    import copy
+
     import distributed
 
-    workers, resources, security = pickle.load(sys.stdin.buffer)
+    resources, security = pickle.load(sys.stdin.buffer)
     cluster = distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True,
-        resources=resources or None, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-        security=security, protocol="tls://" if security else None)
+        n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address="127.0.0.1:0", security=security,
+        protocol="tls://" if security else None)
     try:
+        for index, share in enumerate(resources):  # one spec per worker: its own share
+            spec = copy.deepcopy(cluster.new_spec)
+            spec["options"]["resources"] = share or None
+            cluster.worker_spec[index] = spec
+        cluster.sync(cluster._correct_state)
+        with distributed.Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(len(resources), timeout=120)
         sys.stdout.write(f"{_READY} {cluster.scheduler_address}\n")
         sys.stdout.flush()
         sys.stdin.buffer.read()  # until the driver closes it, or dies

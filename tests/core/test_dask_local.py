@@ -71,3 +71,33 @@ def test_the_local_cluster_ends_with_a_killed_driver(tmp_path):
             driver.kill()
         driver.stdin.close()
         driver.stdout.close()
+
+
+@pytest.mark.parametrize("resources,workers,shares", [
+    ({"foo": 1}, 2, [{"foo": 1.0}, {}]),
+    ({"GPU": 2}, 2, [{"GPU": 1.0}, {"GPU": 1.0}]),
+    ({"GPU": 3}, 2, [{"GPU": 2.0}, {"GPU": 1.0}]),
+    ({"mem": 0.5}, 2, [{"mem": 0.5}, {}]),
+    ({"foo": 1, "bar": 4}, 1, [{"foo": 1.0, "bar": 4.0}]),
+])
+def test_custom_resources_are_dealt_in_whole_units(resources, workers, shares):
+    from ember.core._dask_local import split_resources
+
+    assert split_resources(resources, workers) == shares
+
+
+def test_a_whole_custom_resource_is_usable_on_a_local_cluster():
+    import ember
+
+    ember.shutdown()
+    ember.init(backend="dask", num_cpus=2, resources={"foo": 1})
+    try:
+        assert ember.cluster_resources()["foo"] == 1
+
+        @ember.remote(resources={"foo": 1})
+        def needs_foo():
+            return "ran"
+
+        assert ember.get(needs_foo.remote(), timeout=60) == "ran"
+    finally:
+        ember.shutdown()
