@@ -4,8 +4,8 @@
     ember.init(backend="dask", num_cpus=N)     start a LocalCluster of N worker processes
 
     f.remote()  -> client.submit(run_task, ..., pure=False)   (ObjectRef id = Dask key)
-    put         -> client.scatter([value])
-    get / wait  -> distributed.wait + gather, errors mapped to Ember's types
+    put         -> client.scatter([value], direct=True)   (straight to a worker)
+    get / wait  -> distributed.wait + gather(direct=True), errors mapped to Ember's types
 
 Gaps bridged here: identical calls are never deduplicated (pure=False); only top-level
 refs are resolved (everything else travels in a blob Dask does not traverse); a
@@ -64,6 +64,7 @@ class DaskBackend(LocalRefCounts):
         self.distributed = _import_distributed()
         self.client = client
         self.address = str(client.scheduler.address)
+        self.direct = True  # see _direct
         self.cluster = cluster
         self.owns_client = owns_client
         self.futures: dict[str, Any] = {}           # key -> Future this process holds
@@ -263,8 +264,22 @@ class DaskBackend(LocalRefCounts):
     # -- objects ----------------------------------------------------------------------------
     def put(self, value: Any) -> ObjectRef:
         with self.scheduler_calls():
-            [future] = self.client.scatter([value], hash=False)
+            [future] = self._direct(self.client.scatter, [value], hash=False)
         return self._ref(future)
+
+    def _direct(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``scatter``/``gather`` straight between this process and the workers (as fast
+        as the network allows, and the scheduler never holds the bytes); through the
+        scheduler when the workers cannot be reached from here (e.g. only the scheduler
+        is exposed), remembered for the rest of the session."""
+        if self.direct:
+            try:
+                return call(*args, direct=True, **kwargs)
+            except OSError:
+                if self.client.status != "running":
+                    raise
+                self.direct = False
+        return call(*args, direct=False, **kwargs)
 
     def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
         with self.scheduler_calls():
@@ -283,7 +298,7 @@ class DaskBackend(LocalRefCounts):
             if future.status in ("error", "cancelled"):
                 raise self._error(future)
         try:
-            values = self.client.gather(futures)
+            values = self._direct(self.client.gather, futures)
         except Exception as error:  # raced with a cancel or a worker loss
             raise self._translate(error) from error
         from ._dask_actor_directory import _Failed
