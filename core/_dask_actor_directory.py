@@ -124,6 +124,8 @@ class DaskActorDirectory:
         try:
             proxy = target.result()
             resolved = [future.result() for future in inputs]
+            if not isinstance(blob, bytes):  # large arguments were scattered
+                blob = blob.result()
             value = proxy.invoke(self.caller, seq, method, blob, slots, resolved).result()
         except Exception as error:  # stored, so get() raises it like any task error
             [future] = self.client.scatter([_Failed(backend._translate(error))], hash=False)

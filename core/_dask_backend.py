@@ -42,6 +42,8 @@ from .exceptions import (ActorDiedError, EmberError, GetTimeoutError, NotSupport
 
 _CANCELLED = "ember-cancelled"
 """Scheduler metadata: keys cancelled with ember.cancel (not lost)."""
+_LARGE_ARGUMENTS = 1 << 20
+"""Arguments pickled bigger than this travel as their own object, not in the graph."""
 _TRANSFER_GRACE_S = 60.0
 """How long a ref pickled into a message keeps its object alive for the receiver."""
 
@@ -219,7 +221,12 @@ class DaskBackend(LocalRefCounts):
         inputs = [self._future(arg) for arg in (*args, *kwargs.values())
                   if type(arg) is ObjectRef]
         slots = [slot for slot, _ in ref_slots]
-        return _blob(args, kwargs, slots), slots, inputs
+        blob: Any = _blob(args, kwargs, slots)
+        if len(blob) > _LARGE_ARGUMENTS:
+            # Never inside the task graph, which the scheduler holds and forwards: send
+            # the bytes to a worker and pass their future (Dask resolves it in place).
+            [blob] = self._direct(self.client.scatter, [blob], hash=False)
+        return blob, slots, inputs
 
     def split_local(self, future: Any, value: Any, num_returns: Any,
                     name: str) -> list[ObjectRef]:

@@ -101,3 +101,34 @@ def test_a_whole_custom_resource_is_usable_on_a_local_cluster():
         assert ember.get(needs_foo.remote(), timeout=60) == "ran"
     finally:
         ember.shutdown()
+
+
+def test_large_arguments_never_travel_inside_the_task_graph():
+    """Dask warns "Sending large graph" (an error under pytest's warning filter) when a
+    task's arguments are inside its graph; Ember sends them as an object of their own."""
+    import warnings
+
+    import numpy as np
+
+    import ember
+
+    ember.shutdown()
+    ember.init(backend="dask", num_cpus=1)
+    try:
+        @ember.remote
+        def total(values, nested):
+            return float(values.sum() + nested["x"].sum())
+
+        @ember.remote
+        class Summer:
+            def total(self, values):
+                return float(values.sum())
+
+        big = np.ones(20 * 1024 * 1024 // 8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert ember.get(total.remote(big, {"x": big}), timeout=120) == 2 * big.size
+            summer = Summer.remote()
+            assert ember.get(summer.total.remote(big), timeout=120) == big.size
+    finally:
+        ember.shutdown()
