@@ -73,7 +73,10 @@ ERRORS = [
     "NotSupportedOnBackend",
 ]
 
-PACKAGES = ["ember", "ember.core", *(f"ember.{lib}" for lib in LIBRARIES)]
+PACKAGES = ["ember", "ember.core", *(f"ember.{lib}" for lib in LIBRARIES), "ember.util",
+            "ember.util.queue"]
+
+EXPECTED_UTIL_ALL = {"ember.util": ["ActorPool"], "ember.util.queue": ["Empty", "Full", "Queue"]}
 
 # What `import ember` must never load: the libraries' heavy dependencies.
 HEAVY_MODULES = ["torch", "pyarrow", "starlette", "pandas", "optuna", "gymnasium", "uvicorn"]
@@ -115,6 +118,11 @@ def test_package_has_no_public_names_outside_all(package: str) -> None:
 
 def _is_submodule(value: object, package: str) -> bool:
     return isinstance(value, ModuleType) and value.__name__.startswith(package + ".")
+
+
+@pytest.mark.parametrize("package", sorted(EXPECTED_UTIL_ALL))
+def test_util_all_is_exactly_rays_names(package: str) -> None:
+    assert sorted(_package(package).__all__) == EXPECTED_UTIL_ALL[package]
 
 
 def test_ember_all_is_core_all_plus_libraries_and_version() -> None:
@@ -198,7 +206,7 @@ def test_public_names_are_not_leaked_from_other_packages_private_modules(package
         if getattr(value, "__name__", name) != name:
             problems.append(f"{name} is exported under another name ({value.__name__})")
         owner_package = ".".join(owner.split(".")[:2])
-        if owner_package == package or owner.startswith(package + "."):
+        if owner == package or owner_package == package or owner.startswith(package + "."):
             continue
         home = importlib.import_module(owner_package)
         if name not in getattr(home, "__all__", []) or getattr(home, name) is not value:
