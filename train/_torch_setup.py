@@ -80,3 +80,15 @@ def init_process_group(rendezvous: Rendezvous, use_gpu: bool, num_cpus: float, s
         backend=backend_for(use_gpu), store=store,
         rank=rendezvous.rank, world_size=rendezvous.world_size,
         timeout=timedelta(seconds=timeout_s))
+
+
+def leave_process_group() -> None:
+    """Destroy this process's default process group, if any (best effort: the peers may
+    be gone already)."""
+    import torch.distributed as dist
+
+    try:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception:  # a peer died mid-teardown: the group is unusable either way
+        pass

@@ -38,7 +38,9 @@ _WAIT_NOTICE_S = 60.0
 
 
 class _WorkerFailed(Exception):
-    def __init__(self, rank: int, error: BaseException):
+    """Rank ``rank`` (None: a worker while the group was starting) failed with ``error``."""
+
+    def __init__(self, rank: int | None, error: BaseException):
         super().__init__(rank, error)
         self.rank = rank
         self.error = error
@@ -170,7 +172,7 @@ class _Run:
                 if max_failures != -1 and failures > max_failures:
                     error = _failed(failure, latest, failures)
                     break
-                print(f"ember.train: rank {failure.rank} failed ({type(failure.error).__name__}); "
+                print(f"ember.train: {_who(failure)} failed ({type(failure.error).__name__}); "
                       f"restarting from {latest.path if latest else 'the start'} "
                       f"(failure {failures} of {'unlimited' if max_failures == -1 else max_failures})",
                       file=sys.stderr)
@@ -190,7 +192,10 @@ class _Run:
 
     def _attempt(self, shards: list[dict[str, Any]]) -> None:
         scaling = self.scaling
-        group = WorkerGroup.start(scaling, self.trial)
+        try:
+            group = WorkerGroup.start(scaling, self.trial)
+        except (ember.ActorDiedError, ember.WorkerCrashedError) as error:
+            raise _WorkerFailed(None, error) from error  # a crash like any other: retried
         reason = "the run ended"
         try:
             checkpoint = self.manager.latest or self.resume
@@ -210,7 +215,7 @@ class _Run:
                     checkpoint, shards[rank], first_index))
             self._collect(group.workers, runs)
         except _WorkerFailed as failure:
-            reason = f"rank {failure.rank} failed: {type(failure.error).__name__}"
+            reason = f"{_who(failure)} failed: {type(failure.error).__name__}"
             raise
         except BaseException as error:
             reason = f"the driver stopped: {type(error).__name__}"
@@ -291,6 +296,10 @@ class _Run:
             self.trial.report(report.metrics, checkpoint)
 
 
+def _who(failure: _WorkerFailed) -> str:
+    return "a worker (starting)" if failure.rank is None else f"rank {failure.rank}"
+
+
 def _run_error(ref: Any) -> BaseException | None:
     try:
         ember.get(ref, timeout=_DRAIN_S)
@@ -301,7 +310,7 @@ def _run_error(ref: Any) -> BaseException | None:
 
 def _failed(failure: _WorkerFailed, latest: Checkpoint | None, failures: int) -> TrainingFailedError:
     where = latest.path if latest is not None else None
-    message = (f"Training failed on rank {failure.rank} after {failures} attempt(s); latest "
+    message = (f"Training failed on {_who(failure)} after {failures} attempt(s); latest "
                f"checkpoint: {where or 'none'}.\n{type(failure.error).__name__}: {failure.error}")
     error = TrainingFailedError(message, failure.rank, where)
     error.__cause__ = failure.error

@@ -21,7 +21,15 @@ from ._report_barrier import Report
 from ._session import TrainContext, WorkerSession
 from ._storage import RunStorage
 from ._rendezvous import collectives_env, host_address, make_store, open_listener
-from ._torch_setup import Rendezvous, init_process_group, torchrun_env
+from ._torch_setup import Rendezvous, init_process_group, leave_process_group, torchrun_env
+
+
+_PROCESS_GROUP_FREE = threading.Event()
+"""Set while no rank in this process holds torch's (process-wide) default process group.
+On Dask several actors share a worker process, and a killed actor's thread outlives it:
+a rank of a restarted run placed there waits for the old rank's loop to end."""
+_PROCESS_GROUP_FREE.set()
+_FREE_WAIT_S = 60.0
 
 
 class TrainWorker:
@@ -31,6 +39,8 @@ class TrainWorker:
         self.session: WorkerSession | None = None
         self.started = threading.Event()
         self.listen_fd: int | None = None
+        self.joined = False
+        self.leaving = threading.Lock()
 
     def locate(self) -> tuple[str, str]:
         """(host name, address other hosts reach it at): the driver ranks workers by host
@@ -44,6 +54,14 @@ class TrainWorker:
 
     def setup(self, rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
               timeout_s: float, collectives_address: str | None) -> None:
+        if not _PROCESS_GROUP_FREE.wait(_FREE_WAIT_S):
+            raise RuntimeError(
+                f"TrainWorker (pid {os.getpid()}) still runs a rank of an earlier training "
+                f"run after {_FREE_WAIT_S:g} s (its actor was killed but its loop has not "
+                "ended; on Dask actors share worker processes); restart the Dask worker or "
+                "lower EMBER_TRAIN_TIMEOUT_S so stuck collectives give up sooner")
+        _PROCESS_GROUP_FREE.clear()
+        self.joined = True
         os.environ.update(torchrun_env(rendezvous, num_cpus))
         os.environ.update(collectives_env(collectives_address))
         store = make_store(rendezvous.master_addr, rendezvous.master_port, rendezvous.rank,
@@ -58,14 +76,29 @@ class TrainWorker:
         self.session = session
         self.started.set()
         _session.install(session)
+        ended = False
         try:
             if _takes_config(loop):
                 loop(config)
             else:
                 loop()
+            ended = True
         finally:
             session.finish()
             _session.install(None)
+            # A rank that raised keeps the group until the driver has seen its error (the
+            # others would fail first on the closed connections); ``stop`` then leaves it.
+            if ended or session.stopped is not None:
+                self._leave()
+
+    def _leave(self) -> None:
+        """Leave the process group, so this process can host a rank of another run."""
+        with self.leaving:
+            if not self.joined:
+                return
+            self.joined = False
+        leave_process_group()
+        _PROCESS_GROUP_FREE.set()
 
     def next_reports(self, timeout: float) -> tuple[list[Report], bool]:
         """Reports since the last call, waiting up to ``timeout`` s; and whether the loop
@@ -80,9 +113,12 @@ class TrainWorker:
             self.session.release(count, latest)
 
     def stop(self, reason: str) -> None:
-        """The group is being torn down: a waiting (or later) ``report`` raises, saying why."""
+        """The group is being torn down: a waiting (or later) ``report`` raises, saying why;
+        a rank whose loop has ended (or never started) leaves the process group here."""
         if self.session is not None:
             self.session.stop(reason)
+        if self.session is None or self.session.finished:
+            self._leave()
 
 
 def _takes_config(loop: Callable[..., Any]) -> bool:

@@ -19,6 +19,7 @@ from .trial import TrialSession
 
 _RemoteTrainWorker = ember.remote(TrainWorker)
 _WAIT_NOTICE_S = 10.0
+_STOP_WAIT_S = 5.0
 
 
 def rank_by_host(hosts: list[str]) -> list[tuple[int, int, int]]:
@@ -80,11 +81,14 @@ class WorkerGroup:
         """Stop every worker: a rank waiting in ``report`` raises saying ``reason`` (on a
         backend where killing an actor leaves its process running, that ends its thread
         too), then each is killed."""
+        stopping = []
         for worker in self.workers:
             try:
-                worker.stop.remote(reason)
+                stopping.append(worker.stop.remote(reason))
             except Exception:  # already dead
                 pass
+        if stopping:  # let them land before the kill, which may drop queued calls
+            ember.wait(stopping, num_returns=len(stopping), timeout=_STOP_WAIT_S)
         _stop(self.workers, self.placement_group if self.owns_placement_group else None)
         self.workers = []
 
