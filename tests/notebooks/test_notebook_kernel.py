@@ -47,3 +47,23 @@ def test_the_core_tour_runs_in_a_notebook_cell(tmp_path):
     assert "'from a task'" in _text(notebook.cells[1])
     assert "invalid literal for int()" in _text(notebook.cells[2])  # the tour's except branch
     assert "'CPU': 2.0" in _text(notebook.cells[2])
+
+
+def test_the_data_tour_runs_in_a_notebook_cell(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "sales").mkdir()
+    rng = np.random.default_rng(0)
+    pq.write_table(pa.table({"store": rng.choice(["east", "west"], 200),
+                             "units": rng.integers(0, 10, 200),
+                             "price": rng.uniform(1, 20, 200)}), tmp_path / "sales" / "0.parquet")
+    [tour] = blocks("Datasets")
+    check = ("print(sorted(row['store'] for row in per_store.take_all()))\n"
+             "print(ds.count() > 0)")
+    notebook = _run(["import ember\nember.init(num_cpus=2)", tour, check], tmp_path)
+    assert "['east', 'west']" in _text(notebook.cells[2])
+    assert "True" in _text(notebook.cells[2])
+    assert (tmp_path / "enriched").is_dir()
+
