@@ -67,3 +67,36 @@ def test_the_data_tour_runs_in_a_notebook_cell(tmp_path):
     assert "True" in _text(notebook.cells[2])
     assert (tmp_path / "enriched").is_dir()
 
+
+
+def test_tune_train_and_rl_run_from_notebook_cells(tmp_path):
+    setup = "import ember\nember.init(num_cpus=2)"
+    tune_cell = (
+        "from ember import tune\n"
+        "def objective(config):\n"
+        "    for step in range(3):\n"
+        "        tune.report({'score': config['x'] * step})\n"
+        "grid = tune.Tuner(objective, param_space={'x': tune.grid_search([1, 2])},\n"
+        f"                  run_config=tune.RunConfig(storage_path={str(tmp_path / 'runs')!r}),\n"
+        "                  tune_config=tune.TuneConfig(metric='score', mode='max')).fit()\n"
+        "print('best', grid.get_best_result().config['x'], 'errors', len(grid.errors))")
+    train_cell = (
+        "from ember import train\n"
+        "def loop(config):\n"
+        "    import torch, torch.distributed as dist\n"
+        "    total = torch.ones(1)\n"
+        "    dist.all_reduce(total)\n"
+        "    train.report({'world': float(total)})\n"
+        "result = train.TorchTrainer(loop, scaling_config=train.ScalingConfig(num_workers=2),\n"
+        f"    run_config=train.RunConfig(storage_path={str(tmp_path / 'train')!r})).fit()\n"
+        "print('world', result.metrics['world'])")
+    rl_cell = (
+        "from ember.rl import PPOConfig\n"
+        "algo = (PPOConfig().environment('CartPole-v1')\n"
+        "        .training(train_batch_size=256, minibatch_size=64, num_epochs=1).build())\n"
+        "print('iteration', algo.train()['training_iteration'])\n"
+        "algo.stop()")
+    notebook = _run([setup, tune_cell, train_cell, rl_cell], tmp_path)
+    assert "best 2 errors 0" in _text(notebook.cells[1])
+    assert "world 2.0" in _text(notebook.cells[2])
+    assert "iteration 1" in _text(notebook.cells[3])
