@@ -100,3 +100,10 @@ def test_tune_train_and_rl_run_from_notebook_cells(tmp_path):
     assert "best 2 errors 0" in _text(notebook.cells[1])
     assert "world 2.0" in _text(notebook.cells[2])
     assert "iteration 1" in _text(notebook.cells[3])
+
+
+def test_the_serve_tour_runs_in_a_notebook_cell(tmp_path):
+    [tour] = blocks("Serving")
+    notebook = _run(["import ember\nember.init(num_cpus=2)", tour], tmp_path)
+    text = _text(notebook.cells[1])
+    assert "{'label': 1}" in text and "RUNNING" in text
