@@ -13,7 +13,7 @@ A tuner runs each trial in an actor and, before calling the trainable there, ins
   bundles ``first_bundle..`` of ``session.placement_group`` when the tuner reserved one,
   else the trainer reserves its own group after splitting its datasets (whose tasks need
   free CPUs first); training resumes from ``session.checkpoint``, and rank 0's reports are
-  forwarded to ``session.report`` as they arrive.
+  forwarded to ``session.report`` as they are committed (once every rank made them).
 
 The tuner keeps a trial's checkpoints with the same code as a training run:
 ``persist_checkpoint`` copies a reported checkpoint into the trial's folder (durable on
