@@ -29,6 +29,7 @@ import cloudpickle
 
 from . import _last_trace
 from ._backend import LocalRefCounts
+from ._dask_cancel import interrupt as interrupt_task
 from ._dask_local import LocalClusterProcess, split_resources
 from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
 from ._dask_resources import ClusterResources
@@ -307,7 +308,11 @@ class DaskBackend(LocalRefCounts):
         try:
             values = self._direct(self.client.gather, futures)
         except Exception as error:  # raced with a cancel or a worker loss
-            raise self._translate(error) from error
+            for future in futures:  # name the failed one (an actor call, a cancel...)
+                if future.status in ("error", "cancelled", "lost"):
+                    raise self._error(future) from error
+            raise self._translate(error, str(futures[0].key) if len(futures) == 1 else "") \
+                from error
         from ._dask_actor_directory import _Failed
 
         for value in values:
@@ -431,8 +436,11 @@ class DaskBackend(LocalRefCounts):
         self.client.cancel([future], force=True)
         if running_on and force:
             self.client.run(_kill_worker, key, workers=running_on, wait=False)
-        elif running_on:
-            self.client.run(_interrupt_task, key, workers=running_on)
+        else:
+            # To every worker: the task may have started after `processing()` answered
+            # (the graph and that call travel apart); a worker that has not started it
+            # yet remembers the key and never runs it (see _dask_tasks.run_task).
+            self.client.run(interrupt_task, key)
 
     def as_concurrent_future(self, ref: ObjectRef) -> Any:
         result: concurrent.futures.Future = concurrent.futures.Future()
@@ -530,17 +538,6 @@ class DaskBackend(LocalRefCounts):
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
-
-
-def _interrupt_task(key: str, dask_worker: Any = None) -> None:
-    """Runs on a worker: raise KeyboardInterrupt in the thread running ``key``."""
-    import ctypes
-
-    with dask_worker.active_threads_lock:
-        threads = [tid for tid, running in dask_worker.active_threads.items() if running == key]
-    for thread_id in threads:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                                   ctypes.py_object(KeyboardInterrupt))
 
 
 async def _kill_worker(key: str, dask_worker: Any = None) -> None:

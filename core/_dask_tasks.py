@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from . import _context
+from ._dask_cancel import current_key, interruptible
 from ._dask_output import labelled
 from ._remote_error import RemoteError, capture
 from ._remote_function import short_name
@@ -59,12 +60,12 @@ def _function(blob: bytes) -> Any:
 
 def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: Any) -> Any:
     """Run one Ember task inside a Dask worker."""
-    attach_worker_runtime()
     try:
+        attach_worker_runtime()
         function = _function(blob)
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))
-        with labelled(short_name(name)):
+        with interruptible(current_key()), labelled(short_name(name)):
             return function(*args, **kwargs)
     except KeyboardInterrupt:  # ember.cancel interrupted it; nobody waits for the result
         from .exceptions import TaskCancelledError
@@ -101,11 +102,17 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
         function = _function(blob)
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))
-        with labelled(short_name(name)):
+        with interruptible(current_key()), labelled(short_name(name)):
             for item in function(*args, **kwargs):
                 [future] = client.scatter([item], hash=False)
                 queue.put(future)
                 produced += 1
+    except KeyboardInterrupt:  # ember.cancel: never let it reach Dask's own code
+        from .exceptions import TaskCancelledError
+
+        record = capture(TaskCancelledError("cancelled"), name)
+        queue.put(["error", pickle.dumps(record)])
+        raise RemoteFailure(record) from None
     except (Exception, SystemExit) as error:  # sys.exit is a task failure
         queue.put(["error", pickle.dumps(capture(error, name))])
         raise RemoteFailure(capture(error, name)) from None
