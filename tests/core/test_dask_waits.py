@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
 import ember
 from ember import InfeasibleResourcesError
 from tests_support import wait_for
-from tests_support.dask_cluster import dask_cluster, start_worker
+from tests_support.dask_cluster import dask_cluster, start_worker, stop
 
 pytestmark = pytest.mark.cluster
 
@@ -18,15 +17,6 @@ pytestmark = pytest.mark.cluster
 @ember.remote
 def plus_one(x):
     return x + 1
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_tasks_wait_for_a_cluster_scaling_from_zero(capsys):
@@ -40,7 +30,7 @@ def test_tasks_wait_for_a_cluster_scaling_from_zero(capsys):
             try:
                 assert ember.get(ref, timeout=120) == 42
             finally:
-                _stop(worker)
+                stop(worker)
         finally:
             ember.shutdown()
 
@@ -52,7 +42,7 @@ def test_tasks_wait_while_the_only_fitting_worker_restarts(capsys):
         try:
             needs_foo = plus_one.options(resources={"foo": 1})
             assert ember.get(needs_foo.remote(1), timeout=60) == 2
-            _stop(workers[0])
+            stop(workers[0])
             assert wait_for(lambda: not ember.cluster_resources().get("foo"), timeout=60)
             ref = needs_foo.remote(2)              # the foo worker is gone for now
             assert re.search(r"task .*plus_one.* waits", capsys.readouterr().err)
@@ -60,7 +50,7 @@ def test_tasks_wait_while_the_only_fitting_worker_restarts(capsys):
             try:
                 assert ember.get(ref, timeout=120) == 3
             finally:
-                _stop(replacement)
+                stop(replacement)
             with pytest.raises(InfeasibleResourcesError, match="no Dask worker has that much"):
                 plus_one.options(resources={"bar": 1}).remote(0)  # never offered: fails fast
         finally:

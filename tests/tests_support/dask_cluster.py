@@ -38,12 +38,17 @@ def dask_cluster(workers: int = 2, resources: str = "CPU=1") -> Iterator[tuple[s
         yield address, worker_processes
     finally:
         for process in reversed(processes):  # workers first, then the scheduler
-            process.terminate()
-            try:
-                process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen, grace_s: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; returns once the process is gone."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_worker(address: str, resources: str = "CPU=1", name: str = "w") -> subprocess.Popen:
