@@ -48,6 +48,17 @@ def _check_args(name: Any, route_prefix: Any, host: Any, port: Any, blocking: An
             f"{request_timeout_s!r}")
 
 
+DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
+"""A request body the proxy accepts before answering 413 (a model input, not an upload)."""
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+"""The request line plus headers the proxy accepts before answering 431."""
+
+
+def _check_limit(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int number of bytes, got {value!r}")
+
+
 def _controller() -> Any:
     if not ember.is_initialized():
         ember.init()
@@ -58,7 +69,9 @@ def _controller() -> Any:
 
 def run(app: Application, name: str = "default", route_prefix: str | None = "/",
         host: str = "127.0.0.1", port: int = 8000, blocking: bool = False, *,
-        request_timeout_s: float | None = None) -> DeploymentHandle:
+        request_timeout_s: float | None = None,
+        max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_request_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> DeploymentHandle:
     """Deploy ``app`` (or update it, rolling its replicas) and serve it over HTTP.
 
     Args:
@@ -71,6 +84,12 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
             default binds loopback only).
         blocking: serve until Ctrl-C, then shut down.
         request_timeout_s: answer 408 to a request not answered within this time.
+        max_request_body_bytes: answer 413 to a larger body (100 MiB by default), read
+            no further than that (a Content-Length above it is refused unread).
+        max_request_header_bytes: answer 431 to a request line plus headers larger
+            than this (64 KiB by default).
+        The HTTP options (host, port and these) belong to the one proxy every
+        application shares: they take effect when it starts.
 
     Returns:
         A DeploymentHandle to the ingress deployment.
@@ -85,10 +104,13 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
         serve.shutdown()
     """
     _check_args(name, route_prefix, host, port, blocking, request_timeout_s)
+    _check_limit("max_request_body_bytes", max_request_body_bytes)
+    _check_limit("max_request_header_bytes", max_request_header_bytes)
     ingress, specs = flatten(app, name)
     controller = _controller()
     forget_routers()
-    http = {"host": host, "port": port, "request_timeout_s": request_timeout_s}
+    http = {"host": host, "port": port, "request_timeout_s": request_timeout_s,
+            "max_body": max_request_body_bytes, "max_header": max_request_header_bytes}
     deploy_id = ember.get(controller.deploy.remote(name, route_prefix, ingress, specs, http))
     _wait_until_running(name, deploy_id)
     handle = DeploymentHandle._make(name, ingress)

@@ -111,7 +111,8 @@ class Controller:
             namespace=_client.NAMESPACE).remote()
         try:
             self.proxy_port = _client.get(proxy.start.remote(
-                http["host"], http["port"], http.get("request_timeout_s")))
+                http["host"], http["port"], http.get("request_timeout_s"),
+                http.get("max_body"), http.get("max_header")))
         except BaseException:
             ember.kill(proxy)
             raise

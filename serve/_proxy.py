@@ -34,14 +34,18 @@ class HTTPProxy:
         self.server: Any = None
         self.serve_task: asyncio.Task[None] | None = None
         self.request_timeout_s: float | None = None
+        self.max_body: int | None = None
+        self.max_header: int | None = None
         self.controller: Any = None
 
     # -- control ------------------------------------------------------------------------
-    async def start(self, host: str, port: int, request_timeout_s: float | None) -> int:
+    async def start(self, host: str, port: int, request_timeout_s: float | None,
+                    max_body: int | None = None, max_header: int | None = None) -> int:
         """Bind ``host:port`` and serve; returns the port (useful with port 0)."""
         import uvicorn
 
         self.request_timeout_s = request_timeout_s
+        self.max_body, self.max_header = max_body, max_header
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP, not 0: asyncio turns Nagle off only for sockets that say TCP, and
         # with Nagle on, the header and body writes of a response wait 40 ms for an ACK.
@@ -128,7 +132,12 @@ class HTTPProxy:
         if route is None:
             return await _respond(send, 404, TEXT, (
                 f"Path '{path}' not found; see /-/routes for the application routes").encode())
-        body = await _read_body(receive)
+        refusal = self._refuse_oversized(scope)
+        if refusal is not None:
+            return await _respond(send, *refusal)
+        body = await _read_body(receive, self.max_body)
+        if body is None:
+            return await _respond(send, *_too_large(self.max_body))
         forwarded = {key: scope[key] for key in SCOPE_KEYS if key in scope}
         forwarded["root_path"] = route.root_path
         if self.request_timeout_s is None:
@@ -178,6 +187,29 @@ class HTTPProxy:
         finally:
             route.release(link)
 
+    def _refuse_oversized(self, scope: dict[str, Any]) -> tuple[Any, ...] | None:
+        """(status, headers, body) for a request over the size limits, before its body
+        is read; None when it is within them."""
+        headers = scope.get("headers") or []
+        if self.max_header is not None:
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
+                + sum(len(k) + len(v) + 4 for k, v in headers)
+            if size > self.max_header:
+                return 431, JSON, json.dumps({
+                    "error": f"the request line and headers are {size} bytes, over the "
+                             f"proxy's limit of {self.max_header}; send less, or raise "
+                             "serve.run(max_request_header_bytes=...)"}).encode()
+        if self.max_body is not None:
+            for key, value in headers:
+                if key == b"content-length":
+                    try:
+                        declared = int(value)
+                    except ValueError:
+                        return 400, TEXT, b"the Content-Length header is not a number"
+                    if declared > self.max_body:
+                        return _too_large(self.max_body)
+        return None
+
     async def _builtin(self, path: str, send: Any) -> None:
         if path == "/-/healthz":
             return await _respond(send, 200, TEXT, b"success")
@@ -189,16 +221,30 @@ class HTTPProxy:
         await _respond(send, 200, JSON, json.dumps(status).encode())
 
 
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Any, limit: int | None) -> bytes | None:
+    """The whole body, or None as soon as it grows past ``limit`` (the rest unread)."""
     message = await receive()
     body = message.get("body", b"")
+    if limit is not None and len(body) > limit:
+        return None
     if not message.get("more_body"):
         return body  # type: ignore[no-any-return]
     parts = [body]
+    size = len(body)
     while message.get("more_body"):
         message = await receive()
-        parts.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        parts.append(chunk)
     return b"".join(parts)
+
+
+def _too_large(limit: int | None) -> tuple[Any, ...]:
+    return 413, JSON, json.dumps({
+        "error": f"the request body is over the proxy's limit of {limit} bytes; send less, "
+                 "or raise serve.run(max_request_body_bytes=...)"}).encode()
 
 
 async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]],
