@@ -42,6 +42,8 @@ from ._status import (
 )
 
 TICK_S = 0.05
+PROXY_CHECK_S = 0.2
+"""How often the controller makes sure the proxy process lives."""
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Controller:
         self.routes_sent: Any = None
         self.queued: dict[str, int] = {}
         self.queued_ref: Any = None
+        self.proxy_check: Any = None  # a pending call that tells whether the proxy lives
+        self.proxy_checked_at = 0.0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="ember-serve-reconcile",
                                        daemon=True)
@@ -150,7 +154,7 @@ class Controller:
         self.apps.clear()
         proxy, self.proxy = self.proxy, None
         self.proxy_options, self.proxy_port, self.routes_sent = {}, None, None
-        self.queued, self.queued_ref = {}, None
+        self.queued, self.queued_ref, self.proxy_check = {}, None, None
         self._publish()
         if proxy is not None:
             try:
@@ -262,11 +266,11 @@ class Controller:
             return
         states = [s for app in self.apps.values() for s in app.deployments.values()]
         refs = [ref for state in states for ref in state.pending_refs()]
-        if self.queued_ref is not None:
-            refs.append(self.queued_ref)
+        refs += [ref for ref in (self.queued_ref, self.proxy_check) if ref is not None]
         ready: set[Any] = set(ember.wait(refs, num_returns=len(refs), timeout=0)[0]) \
             if refs else set()
         self._read_queue_lengths(ready)
+        self._heal_proxy(ready)
         available = ember.available_resources() if states else {}
         changed = False
         now = time.monotonic()
@@ -288,6 +292,35 @@ class Controller:
                 _client.get(proxy.update.remote(table), timeout=30)
             self.routes_sent = table
         self._publish()
+
+    def _heal_proxy(self, ready: set[Any]) -> None:
+        """A proxy whose process died is started again on the same address, with the
+        current routes (a few requests fail while it is down: they find no listener)."""
+        if self.proxy_check is not None and self.proxy_check in ready:
+            check, self.proxy_check = self.proxy_check, None
+            try:
+                ember.get(check)
+            except ember.ActorDiedError:
+                print("ember.serve: the HTTP proxy died; starting a new one on "
+                      f"{self.proxy_options.get('host')}:{self.proxy_options.get('port')}",
+                      flush=True)
+                self.proxy, self.queued_ref = None, None
+            except Exception:  # noqa: BLE001 - busy or stopping: look again next time
+                pass
+        if self.proxy is None and self.proxy_options and not self.stopped.is_set():
+            options = dict(self.proxy_options)
+            options["port"] = self.proxy_port or options["port"]  # port 0: keep the one chosen
+            try:
+                self._ensure_proxy(options)
+            except Exception as error:  # noqa: BLE001 - e.g. the port is not free yet
+                print(f"ember.serve: the HTTP proxy could not start again yet: {error}",
+                      flush=True)
+            self.routes_sent = None
+        now = time.monotonic()
+        if self.proxy is not None and self.proxy_check is None and \
+                now - self.proxy_checked_at >= PROXY_CHECK_S:
+            self.proxy_checked_at = now
+            self.proxy_check = self.proxy.queue_lengths.remote()
 
     def _read_queue_lengths(self, ready: set[Any]) -> None:
         if self.queued_ref is not None and self.queued_ref in ready:

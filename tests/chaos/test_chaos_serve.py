@@ -1,0 +1,111 @@
+"""Serve under HTTP load while its processes are SIGKILLed: it heals, requests resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import psutil
+
+import ember
+from ember import serve
+from tests_support import wait_for
+from tests_support.ports import free_port
+
+
+@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0})
+class Echo:
+    def __call__(self, request):
+        return {"pid": os.getpid()}
+
+
+def _proxy_pid(port: int) -> int:
+    for process in psutil.Process().children(recursive=True):
+        try:
+            for connection in process.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+                    return process.pid
+        except psutil.NoSuchProcess:
+            pass
+    raise AssertionError(f"no process listens on port {port}")
+
+
+class Load(threading.Thread):
+    """Sequential requests until stopped; counts answers and failures."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.ok, self.failed = url, 0, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            deadline = time.monotonic() + 120  # bounded, whatever happens
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                try:
+                    if client.get(self.url).status_code == 200:
+                        self.ok += 1
+                    else:
+                        self.failed += 1
+                except httpx.HTTPError:
+                    self.failed += 1
+                    time.sleep(0.01)
+
+
+def test_a_killed_proxy_is_replaced_on_the_same_port(repeats):
+    ember.shutdown()
+    ember.init(num_cpus=2)
+    port = free_port()
+    try:
+        serve.run(Echo.bind(), port=port)
+        url = f"http://127.0.0.1:{port}/"
+        load = Load(url)
+        load.start()
+        try:
+            for _ in range(repeats):
+                assert wait_for(lambda: load.ok > 20, timeout=30)
+                before = load.ok
+                os.kill(_proxy_pid(port), signal.SIGKILL)
+                assert wait_for(lambda: load.ok > before + 50, timeout=60), \
+                    f"no answers after the proxy was killed ({load.failed} failures)"
+        finally:
+            load.stop.set()
+            load.join(30)
+        print(f"proxy kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
+        assert httpx.get(url).status_code == 200
+    finally:
+        serve.shutdown()
+        ember.shutdown()
+
+
+def test_a_killed_replica_is_replaced_while_requests_keep_coming(repeats):
+    ember.shutdown()
+    ember.init(num_cpus=2)
+    port = free_port()
+    try:
+        serve.run(Echo.bind(), port=port)
+        url = f"http://127.0.0.1:{port}/"
+        load = Load(url)
+        load.start()
+        try:
+            for _ in range(repeats):
+                assert wait_for(lambda: load.ok > 20, timeout=30)
+                victim = httpx.get(url).json()["pid"]
+                before = load.ok
+                os.kill(victim, signal.SIGKILL)
+                assert wait_for(lambda: load.ok > before + 50, timeout=60)
+
+                def replaced() -> bool:
+                    pids = {httpx.get(url).json()["pid"] for _ in range(20)}
+                    return victim not in pids and len(pids) == 2
+                assert wait_for(replaced, timeout=60), "the dead replica was not replaced"
+        finally:
+            load.stop.set()
+            load.join(30)
+        print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
+    finally:
+        serve.shutdown()
+        ember.shutdown()
