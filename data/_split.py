@@ -21,24 +21,36 @@ from ._blocks import check_batch_format, rebatch
 
 
 def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[list[tuple[Any, int]]]:
-    """Blocks dealt to ``n`` shares; with ``equal`` every share gets total // n rows."""
-    if not equal:
-        shares: list[list[tuple[Any, int]]] = [[] for _ in range(n)]
-        sizes = [0] * n
-        for bundle in sorted(bundles, key=lambda b: -b[1]):
-            smallest = sizes.index(min(sizes))
-            shares[smallest].append(bundle)
-            sizes[smallest] += bundle[1]
+    """Blocks dealt to ``n`` shares. Whole blocks when every share gets some rows that
+    way; else (fewer blocks than shares) blocks are cut so that each share is non-empty
+    whenever there are at least ``n`` rows. With ``equal`` every share gets exactly
+    total // n rows (at most n - 1 rows are dropped, as in Ray)."""
+    total = sum(rows for _, rows in bundles)
+    if equal:
+        return _cut(bundles, [total // n] * n)
+    shares: list[list[tuple[Any, int]]] = [[] for _ in range(n)]
+    sizes = [0] * n
+    for bundle in sorted(bundles, key=lambda b: -b[1]):
+        smallest = sizes.index(min(sizes))
+        shares[smallest].append(bundle)
+        sizes[smallest] += bundle[1]
+    if total < n or min(sizes) > 0:
         return shares
+    return _cut(bundles, [total // n + (1 if i < total % n else 0) for i in range(n)])
+
+
+def _cut(bundles: list[tuple[Any, int]], targets: list[int]) -> list[list[tuple[Any, int]]]:
+    """Shares of exactly ``targets[i]`` rows each, in row order, slicing blocks as needed."""
     from ._executor import produce_block
     from ._transforms import Slice
 
-    total = sum(rows for _, rows in bundles)
-    per_share = total // n
-    shares, current, need = [], [], per_share
+    shares: list[list[tuple[Any, int]]] = []
+    current: list[tuple[Any, int]] = []
+    wanted = iter(targets)
+    need = next(wanted, 0)
     for ref, rows in bundles:
         start = 0
-        while start < rows and len(shares) < n:
+        while start < rows and len(shares) < len(targets):
             take = min(need, rows - start)
             if take:
                 piece = ref if (start, take) == (0, rows) else \
@@ -48,8 +60,8 @@ def split_blocks(bundles: list[tuple[Any, int]], n: int, equal: bool) -> list[li
             need -= take
             if need == 0:
                 shares.append(current)
-                current, need = [], per_share
-    while len(shares) < n:
+                current, need = [], next(wanted, 0)
+    while len(shares) < len(targets):
         shares.append([])
     sliced = [ref for share in shares for ref, _ in share]
     # Cut now, while CPUs are free: the consumers (e.g. train workers) may hold them all.
