@@ -59,6 +59,19 @@ class ReadTask:
     row_groups: list[int] | None = None
 
     def __call__(self) -> pa.Table:
+        try:
+            table = self._read()
+        except (pa.ArrowInvalid, ValueError, OSError, EOFError) as error:
+            raise unreadable(self.path, self.file_format, error) from error
+        if self.columns is not None and self.file_format != "parquet":
+            missing = [c for c in self.columns if c not in table.column_names]
+            if missing:
+                raise KeyError(f"unknown column(s) {missing} in {self.path}; it has "
+                               f"{table.column_names}")
+            table = table.select(self.columns)
+        return table
+
+    def _read(self) -> pa.Table:
         fs = self.filesystem
         if self.file_format == "parquet":
             import pyarrow.parquet as pq
@@ -93,13 +106,17 @@ class ReadTask:
             with fs.open_input_stream(self.path) as handle:
                 array = np.load(io.BytesIO(handle.read()), allow_pickle=False)
             table = items_to_table(list(array)).rename_columns(["data"])
-        if self.columns is not None and self.file_format != "parquet":
-            missing = [c for c in self.columns if c not in table.column_names]
-            if missing:
-                raise KeyError(f"unknown column(s) {missing} in {self.path}; it has "
-                               f"{table.column_names}")
-            table = table.select(self.columns)
         return table
+
+
+def unreadable(path: str, file_format: str, error: BaseException) -> ValueError:
+    """The error for a file its reader cannot parse: which file, why, and what to do."""
+    text = str(error).strip()
+    reason = text.splitlines()[0].rstrip(".") if text else type(error).__name__
+    return ValueError(
+        f"cannot read {path} as {file_format}: {reason}. Is it a {file_format} file? Read it "
+        f"with the reader for its format (read_parquet/read_csv/read_json/read_numpy), or "
+        "move it out of the folder being read")
 
 
 def parquet_tasks(fs: pafs.FileSystem, files: list[str], columns: list[str] | None,
@@ -109,9 +126,12 @@ def parquet_tasks(fs: pafs.FileSystem, files: list[str], columns: list[str] | No
 
     tasks = []
     for path in files:
-        with fs.open_input_file(path) as handle:
-            parquet = pq.ParquetFile(handle)
-            metadata, schema_names = parquet.metadata, parquet.schema_arrow.names
+        try:
+            with fs.open_input_file(path) as handle:
+                parquet = pq.ParquetFile(handle)
+                metadata, schema_names = parquet.metadata, parquet.schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as error:
+            raise unreadable(path, "parquet", error) from error
         if columns is not None:
             missing = [c for c in columns if c not in schema_names]
             if missing:
