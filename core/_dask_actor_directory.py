@@ -122,11 +122,12 @@ class DaskActorDirectory:
         could be placed on this very worker, whose thread this task is holding."""
         backend = self.backend
         try:
-            proxy = target.result()
-            resolved = [future.result() for future in inputs]
-            if not isinstance(blob, bytes):  # large arguments were scattered
-                blob = blob.result()
-            value = proxy.invoke(self.caller, seq, method, blob, slots, resolved).result()
+            with backend._thread_released():  # the awaited work may need this thread
+                proxy = target.result()
+                resolved = [future.result() for future in inputs]
+                if not isinstance(blob, bytes):  # large arguments were scattered
+                    blob = blob.result()
+                value = proxy.invoke(self.caller, seq, method, blob, slots, resolved).result()
         except Exception as error:  # stored, so get() raises it like any task error
             [future] = self.client.scatter([_Failed(backend._translate(error))], hash=False)
             return [backend.ref_for(future)] * max(int(num_returns), 1)

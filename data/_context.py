@@ -9,6 +9,19 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 
+def _interactive() -> bool:
+    """A person is watching: a terminal, or a notebook kernel (with widgets to draw in)."""
+    if sys.stderr is not None and sys.stderr.isatty():
+        return True
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        import ipywidgets  # noqa: F401  tqdm.auto draws notebook bars with it
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass
 class DataContext:
     """Execution settings read when a dataset runs.
@@ -24,8 +37,9 @@ class DataContext:
     max_blocks_in_flight: int = 4
     """Blocks being computed or waiting for the consumer at once: the memory bound of a
     streaming execution (back-pressure stops submitting beyond it)."""
-    enable_progress_bars: bool = dataclasses.field(default_factory=lambda: sys.stderr.isatty())
-    """Show a progress bar per execution (default: only when stderr is a terminal)."""
+    enable_progress_bars: bool = dataclasses.field(default_factory=lambda: _interactive())
+    """Show a progress bar per execution (default: when stderr is a terminal, or in a
+    notebook with ipywidgets, where the bars are widgets)."""
 
     _current: ClassVar[DataContext | None] = None
     _lock: ClassVar[threading.Lock] = threading.Lock()

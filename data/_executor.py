@@ -118,7 +118,7 @@ def _progress_bar(name: str, stats: Stats) -> Any:
 
     if not DataContext.get_current().enable_progress_bars:
         return _NoBar()
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget in a notebook, a text bar in a terminal
 
     return tqdm(desc=name, unit="block", position=len(stats.stages), leave=False)
 

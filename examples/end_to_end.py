@@ -79,7 +79,8 @@ def prepare_data(folder: str) -> tuple[data.Dataset, dict]:
     return rows, {"splits": splits, "mean": mean, "std": std}
 
 
-def tune_model(rows: data.Dataset, prep: dict, samples: int, epochs: int, storage: str) -> Any:
+def tune_model(rows: data.Dataset, prep: dict, samples: int, epochs: int, storage: str,
+               concurrent: int = 2) -> Any:
     val_x, val_y = prep["splits"]["validation"]
     trainer = train.TorchTrainer(
         train_loop,
@@ -92,7 +93,7 @@ def tune_model(rows: data.Dataset, prep: dict, samples: int, epochs: int, storag
         param_space={"train_loop_config": {"lr": tune.loguniform(3e-4, 1e-2),
                                            "hidden": tune.choice([64, 128, 256])}},
         tune_config=tune.TuneConfig(
-            metric="accuracy", mode="max", num_samples=samples, max_concurrent_trials=2,
+            metric="accuracy", mode="max", num_samples=samples, max_concurrent_trials=concurrent,
             search_alg=tune.OptunaSearch(seed=0),
             scheduler=tune.ASHAScheduler(max_t=epochs, grace_period=min(3, epochs),
                                          reduction_factor=2)),
@@ -131,7 +132,10 @@ def main() -> float:
         rows, prep = prepare_data(folder)
         stage(f"data: {rows.count()} training digits written to parquet, read back and "
               "standardized", started)
-        grid = tune_model(rows, prep, samples, epochs, os.path.join(folder, "results"))
+        # On Dask, actors share worker processes and torch's process group is one per
+        # process: run one TorchTrainer trial at a time there (see the README's table).
+        grid = tune_model(rows, prep, samples, epochs, os.path.join(folder, "results"),
+                          concurrent=1 if args.address else 2)
         best = grid.get_best_result(scope="all")
         checkpoint, metrics = best.best_checkpoints[0]
         hidden = best.config["train_loop_config"]["hidden"]
