@@ -9,6 +9,7 @@ import time
 
 import httpx
 import psutil
+import pytest
 
 import ember
 from ember import serve
@@ -55,57 +56,50 @@ class Load(threading.Thread):
                     time.sleep(0.01)
 
 
-def test_a_killed_proxy_is_replaced_on_the_same_port(repeats):
+@pytest.fixture
+def loaded():  # type: ignore[no-untyped-def]
+    """A 2-replica deployment on a free port with a Load thread hitting it: (port, load)."""
     ember.shutdown()
     ember.init(num_cpus=2)
     port = free_port()
     try:
         serve.run(Echo.bind(), port=port)
-        url = f"http://127.0.0.1:{port}/"
-        load = Load(url)
+        load = Load(f"http://127.0.0.1:{port}/")
         load.start()
         try:
-            for _ in range(repeats):
-                assert wait_for(lambda: load.ok > 20, timeout=30)
-                before = load.ok
-                os.kill(_proxy_pid(port), signal.SIGKILL)
-                assert wait_for(lambda: load.ok > before + 50, timeout=60), \
-                    f"no answers after the proxy was killed ({load.failed} failures)"
+            yield port, load
         finally:
             load.stop.set()
             load.join(30)
-        print(f"proxy kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
-        assert httpx.get(url).status_code == 200
     finally:
         serve.shutdown()
         ember.shutdown()
 
 
-def test_a_killed_replica_is_replaced_while_requests_keep_coming(repeats):
-    ember.shutdown()
-    ember.init(num_cpus=2)
-    port = free_port()
-    try:
-        serve.run(Echo.bind(), port=port)
-        url = f"http://127.0.0.1:{port}/"
-        load = Load(url)
-        load.start()
-        try:
-            for _ in range(repeats):
-                assert wait_for(lambda: load.ok > 20, timeout=30)
-                victim = httpx.get(url).json()["pid"]
-                before = load.ok
-                os.kill(victim, signal.SIGKILL)
-                assert wait_for(lambda: load.ok > before + 50, timeout=60)
+def test_a_killed_proxy_is_replaced_on_the_same_port(loaded, repeats):
+    port, load = loaded
+    for _ in range(repeats):
+        assert wait_for(lambda: load.ok > 20, timeout=30)
+        before = load.ok
+        os.kill(_proxy_pid(port), signal.SIGKILL)
+        assert wait_for(lambda: load.ok > before + 50, timeout=60), \
+            f"no answers after the proxy was killed ({load.failed} failures)"
+    print(f"proxy kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
+    assert httpx.get(load.url).status_code == 200
 
-                def replaced() -> bool:
-                    pids = {httpx.get(url).json()["pid"] for _ in range(20)}
-                    return victim not in pids and len(pids) == 2
-                assert wait_for(replaced, timeout=60), "the dead replica was not replaced"
-        finally:
-            load.stop.set()
-            load.join(30)
-        print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
-    finally:
-        serve.shutdown()
-        ember.shutdown()
+
+def test_a_killed_replica_is_replaced_while_requests_keep_coming(loaded, repeats):
+    _, load = loaded
+    url = load.url
+    for _ in range(repeats):
+        assert wait_for(lambda: load.ok > 20, timeout=30)
+        victim = httpx.get(url).json()["pid"]
+        before = load.ok
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: load.ok > before + 50, timeout=60)
+
+        def replaced() -> bool:
+            pids = {httpx.get(url).json()["pid"] for _ in range(20)}
+            return victim not in pids and len(pids) == 2
+        assert wait_for(replaced, timeout=60), "the dead replica was not replaced"
+    print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
