@@ -42,6 +42,7 @@ from .exceptions import (ActorDiedError, EmberError, GetTimeoutError, NotSupport
                          ObjectLostError, TaskCancelledError, WorkerCrashedError)
 
 _CANCELLED = "ember-cancelled"
+_KV = "ember-kv"
 """Scheduler metadata: keys cancelled with ember.cancel (not lost)."""
 _LARGE_ARGUMENTS = 1 << 20
 """Arguments pickled bigger than this travel as their own object, not in the graph."""
@@ -504,6 +505,14 @@ class DaskBackend(LocalRefCounts):
 
     def available_resources(self) -> dict[str, float]:
         return self.resources.available()
+
+    def kv_put(self, key: str, value: bytes | None) -> None:
+        """Kept in the scheduler's metadata: it outlives the process that wrote it."""
+        self.client.set_metadata([_KV, key], value)
+
+    def kv_get(self, key: str) -> bytes | None:
+        value = self.client.get_metadata([_KV, key], default=None)
+        return None if value is None else bytes(value)
 
     def timeline_events(self) -> list[dict[str, Any]]:
         """Dask's task stream since the session started, as Chrome trace events."""

@@ -38,6 +38,7 @@ class LocalModeBackend(LocalRefCounts):
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._events: list[dict[str, Any]] = []
+        self._kv: dict[str, bytes] = {}
         self._instances: dict[int, Any] = {}
         self._dead: dict[int, str] = {}
         self._names: dict[tuple[str, str], Any] = {}
@@ -205,6 +206,15 @@ class LocalModeBackend(LocalRefCounts):
 
     def timeline_events(self) -> list[dict[str, Any]]:
         return list(self._events)
+
+    def kv_put(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self._kv.pop(key, None)
+        else:
+            self._kv[key] = value
+
+    def kv_get(self, key: str) -> bytes | None:
+        return self._kv.get(key)
 
     def is_alive(self) -> bool:
         return self.alive

@@ -76,6 +76,7 @@ class Node(LocalRefCounts):
         self.functions: dict[int, bytes] = {}
         self.tasks_by_return: dict[int, Task] = {}
         self.timeline: collections.deque[tuple] = collections.deque(maxlen=100_000)
+        self.kv: dict[str, bytes] = {}  # internal key-value store (e.g. serve's controller state)
         self.ref_events: collections.deque[tuple[int, int]] = collections.deque()
         self.after_lock: list[Any] = []
         self._ids = itertools.count(1)
@@ -404,6 +405,15 @@ class Node(LocalRefCounts):
                     if self.scheduler.total.get(k) or k == "CPU"}
             free["object_store_memory"] = float(self.capacity - self.store.allocator.used_bytes)
         return free
+
+    def kv_put(self, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.kv.pop(key, None)
+        else:
+            self.kv[key] = value
+
+    def kv_get(self, key: str) -> bytes | None:
+        return self.kv.get(key)
 
     def timeline_events(self) -> list[dict[str, Any]]:
         """Finished tasks as Chrome trace "complete" events (one row per worker)."""

@@ -332,14 +332,16 @@ class MessageHandlers:
                 self.node.scheduler.unblock(worker)
         worker.requests.clear()
 
-    def _on_info(self, worker: WorkerSlot, request_id: int, what: str) -> None:
+    def _on_info(self, worker: WorkerSlot, request_id: int, what: str, *args: Any) -> None:
         node = self.node
         answers = {
             "cluster_resources": node.cluster_resources,
             "available_resources": node.available_resources,
             "timeline": node.timeline_events,
+            "kv_put": node.kv_put,
+            "kv_get": node.kv_get,
         }
-        self._reply(worker, request_id, answers[what]())
+        self._reply(worker, request_id, answers[what](*args))
 
     def _on_actor_exit(self, worker: WorkerSlot, task_id: int, reason: str) -> None:
         if worker.actor is not None:

@@ -41,7 +41,7 @@ class Msg(IntEnum):
     ALLOC = 15      # (ALLOC, request_id, size)
     REFS = 16       # (REFS, increfs, decrefs, unpins)
     CANCEL_REF = 17  # (CANCEL_REF, object_id, force)
-    INFO = 18       # (INFO, request_id, what)
+    INFO = 18       # (INFO, request_id, what, *args)  a question for the driver (resources, timeline, kv)
     RETURN = 19     # (RETURN, task_ids)  tasks that reached a worker blocked in get
     DONE_MANY = 29  # (DONE_MANY, [(task_id, results, start, end), ...])  one pickle for a batch
     ITEM = 20       # (ITEM, task_id, object_id, payload, contained_ids)  one streamed item

@@ -342,6 +342,12 @@ class WorkerRuntime(LocalRefCounts):
     def timeline_events(self) -> list[dict[str, Any]]:
         return self.request(Msg.INFO, "timeline")
 
+    def kv_put(self, key: str, value: bytes | None) -> None:
+        self.request(Msg.INFO, "kv_put", key, value)
+
+    def kv_get(self, key: str) -> bytes | None:
+        return self.request(Msg.INFO, "kv_get", key)
+
     def is_alive(self) -> bool:
         return True
 
