@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from typing import Any
 
 import ember
@@ -62,9 +63,12 @@ def _check_limit(name: str, value: Any) -> None:
 def _controller() -> Any:
     if not ember.is_initialized():
         ember.init()
+    # Restartable: its state is saved outside its process (see _checkpoint); the
+    # incarnation tells a restart of this controller from a later, new one.
     return ember.remote(Controller).options(
         name=_client.CONTROLLER_NAME, namespace=_client.NAMESPACE, lifetime="detached",
-        get_if_exists=True, num_cpus=0, max_concurrency=32).remote()
+        get_if_exists=True, num_cpus=0, max_concurrency=32, max_restarts=-1,
+        max_task_retries=-1).remote(uuid.uuid4().hex)
 
 
 def run(app: Application, name: str = "default", route_prefix: str | None = "/",

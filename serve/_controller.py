@@ -14,13 +14,18 @@ commands and read snapshots), and it holds no lock while it calls: on the Dask b
 a call made inside a worker waits for its result, so a call made under a lock that the
 callee's own calls need (a replica's constructor fetching the replica list of a
 handle) would deadlock.
+
+The controller is restartable and saves its state after every change (``_checkpoint``):
+when its process dies, the engine starts it again, it reads that state back, adopts
+the running replicas and the proxy (detached actors, which kept serving meanwhile) and
+carries on.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import itertools
+import os
 import queue
 import threading
 import time
@@ -29,7 +34,7 @@ from typing import Any
 
 import ember
 
-from . import _client
+from . import _checkpoint, _client
 from ._application import DeploymentSpec
 from ._deployment_state import DeploymentState
 from ._proxy import HTTPProxy
@@ -38,6 +43,7 @@ from ._status import (
     ApplicationStatus,
     ApplicationStatusInfo,
     DeploymentStatus,
+    ReplicaState,
     ServeStatus,
 )
 
@@ -58,9 +64,14 @@ class AppState:
 
 
 class Controller:
-    """The actor class (``ember.remote(Controller)``, named, detached)."""
+    """The actor class (``ember.remote(Controller)``, named, detached, restartable).
 
-    def __init__(self) -> None:
+    ``incarnation`` is unique per created controller and the same across its restarts:
+    a restart reads back the state its earlier life saved.
+    """
+
+    def __init__(self, incarnation: str = "") -> None:
+        self.incarnation = incarnation
         self.commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.apps: dict[str, AppState] = {}  # the reconcile thread's own
         self.status_snapshot: dict[str, Any] = ServeStatus().to_dict()
@@ -68,7 +79,7 @@ class Controller:
         self.replica_snapshot: dict[tuple[str, str], list[tuple[str, Any]]] = {}
         self.lock = threading.Lock()  # guards `prefixes` and the id counter
         self.prefixes: dict[str, str | None] = {}  # accepted applications -> route prefix
-        self.ids = itertools.count(1)
+        self.next_id = 1
         self.proxy: Any = None
         self.proxy_options: dict[str, Any] = {}
         self.proxy_port: int | None = None
@@ -78,6 +89,8 @@ class Controller:
         self.proxy_check: Any = None  # a pending call that tells whether the proxy lives
         self.proxy_checked_at = 0.0
         self.stopped = threading.Event()
+        self.saved: tuple[Any, Any] = (None, None)  # what the checkpoint holds now
+        self._restore()
         self.thread = threading.Thread(target=self._loop, name="ember-serve-reconcile",
                                        daemon=True)
         self.thread.start()
@@ -93,7 +106,8 @@ class Controller:
                     raise ValueError(
                         f"route_prefix {route_prefix!r} is already used by application "
                         f"{other!r}; pick another route_prefix or delete that application")
-            deploy_id = next(self.ids)
+            deploy_id = self.next_id
+            self.next_id += 1
             accepted: concurrent.futures.Future[None] = concurrent.futures.Future()
             self.commands.put(("deploy", accepted, deploy_id, name, route_prefix, ingress,
                                specs, http))
@@ -111,7 +125,7 @@ class Controller:
                     "same host/port, or serve.shutdown() first to move it")
             return
         proxy = ember.remote(HTTPProxy).options(
-            num_cpus=0, max_restarts=0, name=_client.PROXY_NAME,
+            num_cpus=0, max_restarts=0, lifetime="detached", name=_client.PROXY_NAME,
             namespace=_client.NAMESPACE).remote()
         try:
             self.proxy_port = _client.get(proxy.start.remote(
@@ -156,6 +170,8 @@ class Controller:
         self.proxy_options, self.proxy_port, self.routes_sent = {}, None, None
         self.queued, self.queued_ref, self.proxy_check = {}, None, None
         self._publish()
+        _checkpoint.clear()
+        self.saved = (None, None)
         if proxy is not None:
             try:
                 _client.get(proxy.stop.remote(), timeout=10)
@@ -164,6 +180,10 @@ class Controller:
 
     def get_status(self) -> dict[str, Any]:
         return self.status_snapshot
+
+    def process_id(self) -> int:
+        """This controller's pid (for diagnostics)."""
+        return os.getpid()
 
     def get_app_state(self, name: str) -> tuple[int, str, str] | None:
         """(last applied deploy id, status, message) of application ``name``."""
@@ -292,6 +312,7 @@ class Controller:
                 _client.get(proxy.update.remote(table), timeout=30)
             self.routes_sent = table
         self._publish()
+        self._checkpoint()
 
     def _heal_proxy(self, ready: set[Any]) -> None:
         """A proxy whose process died is started again on the same address, with the
@@ -379,3 +400,72 @@ class Controller:
         proxy = {"host": self.proxy_options.get("host"), "port": self.proxy_port} \
             if self.proxy is not None else {}
         return ServeStatus(applications=apps, proxy=proxy)
+
+    # -- surviving a restart ------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        """Save what changed since the last save (specs only on deploy and delete)."""
+        apps_key = tuple((app.name, app.deploy_id, app.deleting,
+                          tuple((n, s.deleting) for n, s in app.deployments.items()))
+                         for app in self.apps.values())
+        runtime_key = (tuple((app.name, n, s.target, tuple(
+                           (r.replica_id, str(r.state)) for r in s.replicas.values()))
+                             for app in self.apps.values() for n, s in app.deployments.items()),
+                       id(self.proxy), self.proxy_port)
+        if apps_key != self.saved[0]:
+            _checkpoint.save_apps(self.incarnation, self.next_id, [
+                _checkpoint.SavedApp(app.name, app.route_prefix, app.ingress, app.deploy_id,
+                                     app.deleting, [
+                                         _checkpoint.SavedDeployment(s.spec, s.target, s.deleting)
+                                         for s in app.deployments.values()])
+                for app in self.apps.values()])
+        if runtime_key != self.saved[1]:
+            runtime = _checkpoint.SavedRuntime(
+                proxy=self.proxy, proxy_options=self.proxy_options, proxy_port=self.proxy_port)
+            for app in self.apps.values():
+                for name, state in app.deployments.items():
+                    runtime.targets[(app.name, name)] = state.target
+                    for r in state.replicas.values():
+                        if r.state == ReplicaState.RUNNING:
+                            runtime.replicas.append(_checkpoint.SavedReplica(
+                                app.name, name, r.replica_id, r.version, r.actor, r.info))
+                        else:
+                            runtime.doomed.append(r.actor)
+            _checkpoint.save_runtime(self.incarnation, runtime)
+        self.saved = (apps_key, runtime_key)
+
+    def _restore(self) -> None:
+        """After a restart: take back the applications, replicas and proxy."""
+        saved = _checkpoint.load(self.incarnation) if self.incarnation else None
+        if saved is None:
+            return
+        self.next_id, apps, runtime = saved
+        now = time.monotonic()
+        for app in apps:
+            state = self.apps[app.name] = AppState(app.name, app.route_prefix, app.ingress,
+                                                   app.deploy_id, deleting=app.deleting)
+            for saved_deployment in app.deployments:
+                deployment = DeploymentState(app.name, saved_deployment.spec, now)
+                deployment.target = runtime.targets.get(
+                    (app.name, deployment.name), saved_deployment.target)
+                state.deployments[deployment.name] = deployment
+            if not app.deleting:
+                self.prefixes[app.name] = app.route_prefix
+        for replica in runtime.replicas:
+            app_state = self.apps.get(replica.app)
+            deployment = app_state.deployments.get(replica.deployment) if app_state else None
+            if deployment is None:
+                runtime.doomed.append(replica.actor)
+                continue
+            deployment.adopt(replica.replica_id, replica.version, replica.actor, replica.info)
+        for app_state in self.apps.values():
+            for deployment in app_state.deployments.values():
+                if app_state.deleting or deployment.deleting:
+                    deployment.stop_all()
+        for actor in runtime.doomed:
+            with contextlib.suppress(Exception):  # already gone
+                ember.kill(actor)
+        self.proxy, self.proxy_options = runtime.proxy, dict(runtime.proxy_options)
+        self.proxy_port = runtime.proxy_port
+        print(f"ember.serve: the controller restarted; took back {len(self.apps)} "
+              f"application(s) and {len(runtime.replicas)} running replica(s)", flush=True)
+        self._publish()

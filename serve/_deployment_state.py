@@ -104,6 +104,14 @@ class DeploymentState:
                 if record.state == ReplicaState.RUNNING:
                     record.actor.reconfigure.remote(spec.config.user_config)
 
+    def adopt(self, replica_id: str, version: str, actor: Any, info: dict[str, Any] | None
+              ) -> None:
+        """Take over a replica that a previous controller started (it is health-checked
+        on the next tick)."""
+        self.replicas[replica_id] = ReplicaRecord(
+            replica_id, version, actor, None, ReplicaState.RUNNING, info,
+            last_check=float("-inf"))
+
     def stop_all(self) -> None:
         self.deleting = True
         self.target = 0
@@ -226,7 +234,9 @@ class DeploymentState:
     def _start_one(self) -> None:
         spec = self.spec
         replica_id = f"{spec.name}#{uuid.uuid4().hex[:6]}"
-        actor = _actor_class().options(max_restarts=0, **spec.config.actor_resources()).remote(
+        # Detached: a replica keeps serving while a dead controller is restarted.
+        actor = _actor_class().options(max_restarts=0, lifetime="detached",
+                                       **spec.config.actor_resources()).remote(
             self.app, spec.name, replica_id, spec.blob, spec.is_function)
         record = ReplicaRecord(replica_id, spec.code_version, actor,
                                actor.start.remote(spec.config.user_config))

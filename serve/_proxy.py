@@ -5,6 +5,8 @@
         longest matching route prefix (none: 404)
         read the body -> Route.acquire() (all full and queue full: 503)
         -> one _wire frame to the replica -> its response (or stream) -> client
+        replica died before answering: tried on another replica (if it never got the
+        request, or the method is idempotent), else 503
         replica exception: the replica's status (500) and JSON error body
         request_timeout_s passed: 408
 
@@ -24,6 +26,10 @@ from ._http_io import JSON, SCOPE_KEYS, TEXT
 from ._proxy_links import Full, ReplicaDied, ReplicaLink, Route
 
 _BUILTIN = ("/-/healthz", "/-/routes", "/-/status")
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+"""Methods a request may be sent again with (RFC 9110, 9.2.2)."""
+RETRY_ATTEMPTS = 3
+"""Replicas a request is tried on when the one handling it dies before answering."""
 
 
 class HTTPProxy:
@@ -154,38 +160,49 @@ class HTTPProxy:
 
     async def _forward(self, route: Route, scope: dict[str, Any], body: bytes, receive: Any,
                        send: Any, started: list[bool] | None = None) -> None:
-        try:
-            link = await route.acquire()
-        except Full:
-            return await _respond(send, 503, JSON, json.dumps({
-                "error": f"every replica of {route.deployment!r} is busy and "
-                         f"{len(route.waiters)} requests are waiting; retry later",
-                "application": route.app}).encode())
-        except asyncio.CancelledError:
-            if route not in self.routes:  # the application was deleted meanwhile
-                return await _respond(send, 404, TEXT, b"the application was deleted")
-            raise
-        rid = 0
-        try:
-            rid, pending = await link.send(scope, body)
-            head = await pending.future
-            if started is not None:
-                started.append(True)
-            kind = head[0]
-            if kind == "r":
-                await _respond(send, head[2], head[3], head[4])
-            elif kind == "x":
-                await _respond(send, head[2], JSON, head[3])
-            elif kind == "s":
-                await _stream(head, pending, link, rid, receive, send)
-        except (ReplicaDied, OSError) as error:
-            await _respond(send, 503, JSON, json.dumps({
-                "error": f"{error}; retry the request", "application": route.app}).encode())
-        except asyncio.CancelledError:
-            link.cancel(rid)
-            raise
-        finally:
-            route.release(link)
+        """Send the request to a replica and relay its answer. A replica that dies before
+        answering is not the client's problem when retrying is safe: the request goes to
+        another replica if it never reached the dead one, or if its method is idempotent."""
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                link = await route.acquire()
+            except Full:
+                return await _respond(send, 503, JSON, json.dumps({
+                    "error": f"every replica of {route.deployment!r} is busy and "
+                             f"{len(route.waiters)} requests are waiting; retry later",
+                    "application": route.app}).encode())
+            except asyncio.CancelledError:
+                if route not in self.routes:  # the application was deleted meanwhile
+                    return await _respond(send, 404, TEXT, b"the application was deleted")
+                raise
+            reached = False
+            rid = 0
+            try:
+                rid, pending = await link.send(scope, body)
+                reached = True
+                head = await pending.future
+                if started is not None:
+                    started.append(True)
+                kind = head[0]
+                if kind == "r":
+                    return await _respond(send, head[2], head[3], head[4])
+                if kind == "x":
+                    return await _respond(send, head[2], JSON, head[3])
+                if kind == "s":
+                    return await _stream(head, pending, link, rid, receive, send)
+                return None
+            except (ReplicaDied, OSError) as error:
+                safe = not reached or scope["method"] in IDEMPOTENT_METHODS
+                if not safe or attempt == RETRY_ATTEMPTS:
+                    return await _respond(send, 503, JSON, json.dumps({
+                        "error": f"{error}; retry the request",
+                        "application": route.app}).encode())
+            except asyncio.CancelledError:
+                link.cancel(rid)
+                raise
+            finally:
+                route.release(link)
+        return None
 
     def _refuse_oversized(self, scope: dict[str, Any]) -> tuple[Any, ...] | None:
         """(status, headers, body) for a request over the size limits, before its body

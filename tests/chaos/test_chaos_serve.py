@@ -88,6 +88,31 @@ def test_a_killed_proxy_is_replaced_on_the_same_port(loaded, repeats):
     assert httpx.get(load.url).status_code == 200
 
 
+def test_a_killed_controller_restarts_and_keeps_its_replicas(loaded, repeats):
+    port, load = loaded
+    from ember.serve import _client
+
+    controller = _client.get_controller()
+    url = load.url
+    replicas = {httpx.get(url).json()["pid"] for _ in range(20)}
+    for _ in range(repeats):
+        assert wait_for(lambda: load.ok > 20, timeout=30)
+        before = load.ok
+        old = ember.get(controller.process_id.remote())
+        os.kill(old, signal.SIGKILL)
+        assert ember.get(controller.process_id.remote(), timeout=60) != old
+        assert wait_for(lambda: load.ok > before + 50, timeout=60)
+        assert serve.status().applications["default"].status == "RUNNING"
+    assert {httpx.get(url).json()["pid"] for _ in range(20)} == replicas, \
+        "the restarted controller replaced replicas that were healthy"
+    victim = replicas.pop()  # the restarted controller still heals its replicas
+    os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: len({httpx.get(url).json()["pid"] for _ in range(20)} - {victim})
+                    == 2, timeout=60)
+    print(f"controller kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
+    assert load.failed == 0, "requests failed while only the controller was down"
+
+
 def test_a_killed_replica_is_replaced_while_requests_keep_coming(loaded, repeats):
     _, load = loaded
     url = load.url
@@ -103,3 +128,5 @@ def test_a_killed_replica_is_replaced_while_requests_keep_coming(loaded, repeats
             return victim not in pids and len(pids) == 2
         assert wait_for(replaced, timeout=60), "the dead replica was not replaced"
     print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
+    # GETs are idempotent: one whose replica died is answered by the other replica.
+    assert load.failed == 0, f"{load.failed} requests failed"
