@@ -14,6 +14,7 @@ lost one.
 from __future__ import annotations
 
 import itertools
+import pickle
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -95,9 +96,6 @@ class DaskActorDirectory:
         if num_returns == "streaming":
             return self._call_streaming(actor, target, seq, method, blob, slots, inputs,
                                         f"{handle._class_name}.{method}")
-        if not backend.owns_client:
-            return self._call_from_worker(target, seq, method, blob, slots, inputs, num_returns,
-                                          f"{handle._class_name}.{method}")
         future = self.client.submit(
             relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False,
             key=f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}")
@@ -115,24 +113,6 @@ class DaskActorDirectory:
             relay_stream, target, self.caller, seq, method, blob, slots, queue_name, *inputs,
             pure=False, key=f"actor-call-{name}-{uuid.uuid4().hex}")
         return ObjectRefGenerator._make(queue_name, backend.ref_for(future), backend)
-
-    def _call_from_worker(self, target: Any, seq: int, method: str, blob: bytes, slots: list,
-                          inputs: list, num_returns: Any, name: str) -> Any:
-        """Inside a Dask task, call the actor directly and store the result: a relay task
-        could be placed on this very worker, whose thread this task is holding."""
-        backend = self.backend
-        try:
-            with backend._thread_released():  # the awaited work may need this thread
-                proxy = target.result()
-                resolved = [future.result() for future in inputs]
-                if not isinstance(blob, bytes):  # large arguments were scattered
-                    blob = blob.result()
-                value = proxy.invoke(self.caller, seq, method, blob, slots, resolved).result()
-        except Exception as error:  # stored, so get() raises it like any task error
-            [future] = self.client.scatter([_Failed(backend._translate(error))], hash=False)
-            return [backend.ref_for(future)] * max(int(num_returns), 1)
-        [future] = self.client.scatter([value], hash=False)
-        return backend.split_local(future, value, num_returns, name)
 
     def _counter(self, actor_id: str) -> itertools.count:
         return self._foreign.setdefault(actor_id, itertools.count())
@@ -195,8 +175,8 @@ class DaskActorDirectory:
             self._names.append((space, name))
         self.client.set_metadata(
             [_METADATA, space, name],
-            (handle._actor_id, handle._class_name, handle._methods, key, self.client.id,
-             detached))
+            (handle._actor_id, handle._class_name, pickle.dumps(handle._methods), key,
+             self.client.id, detached))  # methods as bytes: msgpack cannot encode them
 
     def release_names(self) -> None:
         """At shutdown: this session's (not detached) names are free again."""
@@ -212,7 +192,8 @@ class DaskActorDirectory:
         record = self.client.run_on_scheduler(_live_name, space, name)
         if record is None:
             return None
-        actor_id, class_name, methods, key, _, _ = record
+        actor_id, class_name, methods_blob, key, _, _ = record
+        methods = pickle.loads(methods_blob)
         future = self.backend.future_by_key(key)
         if future.status in ("cancelled", "error", "lost"):
             return None

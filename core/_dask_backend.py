@@ -230,17 +230,6 @@ class DaskBackend(LocalRefCounts):
             [blob] = self._direct(self.client.scatter, [blob], hash=False)
         return blob, slots, inputs
 
-    def split_local(self, future: Any, value: Any, num_returns: Any,
-                    name: str) -> list[ObjectRef]:
-        """Refs for a result computed here (``future`` holds the whole ``value``)."""
-        count = int(num_returns)
-        if count <= 1:
-            return [self._ref(future)][:count]
-        items = list(value)
-        if len(items) != count:
-            raise ValueError(f"{name} has num_returns={count} but returned {len(items)} values")
-        return [self._ref(f) for f in self.client.scatter(items, hash=False)]
-
     def split_returns(self, future: Any, num_returns: Any, name: str) -> list[ObjectRef]:
         """Refs for a call's results: the future itself, or one getitem task per value."""
         count = int(num_returns)

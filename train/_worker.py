@@ -24,12 +24,33 @@ from ._rendezvous import collectives_env, host_address, make_store, open_listene
 from ._torch_setup import Rendezvous, init_process_group, leave_process_group, torchrun_env
 
 
-_PROCESS_GROUP_FREE = threading.Event()
-"""Set while no rank in this process holds torch's (process-wide) default process group.
-On Dask several actors share a worker process, and a killed actor's thread outlives it:
-a rank of a restarted run placed there waits for the old rank's loop to end."""
-_PROCESS_GROUP_FREE.set()
 _FREE_WAIT_S = 60.0
+
+
+class _ProcessGroupSlot:
+    """Which TrainWorker of this process holds torch's (process-wide) default process
+    group. On Dask several actors share a worker process, and a killed actor's thread
+    outlives it: a rank of a restarted run placed there waits until the old one lets go."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._holder: TrainWorker | None = None
+
+    def take(self, worker: TrainWorker, timeout_s: float) -> bool:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._holder is None, timeout_s):
+                return False
+            self._holder = worker
+            return True
+
+    def give_back(self, worker: TrainWorker) -> None:
+        with self._changed:
+            if self._holder is worker:
+                self._holder = None
+                self._changed.notify_all()
+
+
+_SLOT = _ProcessGroupSlot()
 
 
 class TrainWorker:
@@ -39,7 +60,8 @@ class TrainWorker:
         self.session: WorkerSession | None = None
         self.started = threading.Event()
         self.listen_fd: int | None = None
-        self.joined = False
+        self.phase = "idle"  # -> "rendezvous" -> "initializing" -> "joined" -> "idle"
+        self.abandoned: str | None = None  # why the group was torn down during setup
         self.leaving = threading.Lock()
 
     def locate(self) -> tuple[str, str]:
@@ -54,19 +76,33 @@ class TrainWorker:
 
     def setup(self, rendezvous: Rendezvous, use_gpu: bool, num_cpus: float,
               timeout_s: float, collectives_address: str | None) -> None:
-        if not _PROCESS_GROUP_FREE.wait(_FREE_WAIT_S):
+        """Join the run's process group. ``stop`` during the rendezvous (a peer died
+        before it joined) frees this process for another rank at once; this thread,
+        still waiting for the dead peer, then gives up without joining."""
+        if not _SLOT.take(self, _FREE_WAIT_S):
             raise RuntimeError(
                 f"TrainWorker (pid {os.getpid()}) still runs a rank of an earlier training "
                 f"run after {_FREE_WAIT_S:g} s (its actor was killed but its loop has not "
                 "ended; on Dask actors share worker processes); restart the Dask worker or "
                 "lower EMBER_TRAIN_TIMEOUT_S so stuck collectives give up sooner")
-        _PROCESS_GROUP_FREE.clear()
-        self.joined = True
+        with self.leaving:
+            self.phase = "rendezvous"
         os.environ.update(torchrun_env(rendezvous, num_cpus))
         os.environ.update(collectives_env(collectives_address))
         store = make_store(rendezvous.master_addr, rendezvous.master_port, rendezvous.rank,
                            rendezvous.world_size, self.listen_fd, timeout_s)
+        with self.leaving:
+            if self.abandoned is not None:
+                raise RuntimeError(f"this rank was stopped during its rendezvous: "
+                                   f"{self.abandoned}")
+            self.phase = "initializing"
         init_process_group(rendezvous, use_gpu, num_cpus, store, timeout_s)
+        with self.leaving:
+            self.phase = "joined"
+            abandoned = self.abandoned
+        if abandoned is not None:  # stopped while joining: leave again
+            self._leave()
+            raise RuntimeError(f"this rank was stopped while joining: {abandoned}")
 
     def run(self, loop: Callable[..., Any], config: dict[str, Any], context: TrainContext,
             storage: RunStorage, checkpoint: Checkpoint | None, shards: dict[str, Any],
@@ -91,14 +127,20 @@ class TrainWorker:
             if ended or session.stopped is not None:
                 self._leave()
 
-    def _leave(self) -> None:
+    def _leave(self, reason: str = "the run ended") -> None:
         """Leave the process group, so this process can host a rank of another run."""
         with self.leaving:
-            if not self.joined:
+            phase = self.phase
+            if phase in ("rendezvous", "initializing"):
+                self.abandoned = reason  # the setup thread sees it once it is back
+            if phase == "rendezvous":  # not joined yet: nothing to leave
+                self.phase = "idle"
+                _SLOT.give_back(self)
+            if phase != "joined":
                 return
-            self.joined = False
+            self.phase = "idle"
         leave_process_group()
-        _PROCESS_GROUP_FREE.set()
+        _SLOT.give_back(self)
 
     def next_reports(self, timeout: float) -> tuple[list[Report], bool]:
         """Reports since the last call, waiting up to ``timeout`` s; and whether the loop
@@ -118,7 +160,7 @@ class TrainWorker:
         if self.session is not None:
             self.session.stop(reason)
         if self.session is None or self.session.finished:
-            self._leave()
+            self._leave(reason)
 
 
 def _takes_config(loop: Callable[..., Any]) -> bool:

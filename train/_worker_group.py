@@ -69,11 +69,13 @@ class WorkerGroup:
             rendezvous = [
                 Rendezvous(where.connect, port, rank, len(workers), local, local_size, node)
                 for rank, (local, local_size, node) in enumerate(rank_by_host(hosts))]
-            ember.get([worker.setup.remote(rdv, scaling.use_gpu, bundle.get("CPU", 1.0),
-                                           timeout_s, address)
-                       for worker, rdv, address in zip(workers, rendezvous, where.collectives)])
-        except BaseException:
-            _stop(workers, group if owns else None)
+            _get_failing_fast([
+                worker.setup.remote(rdv, scaling.use_gpu, bundle.get("CPU", 1.0), timeout_s,
+                                    address)
+                for worker, rdv, address in zip(workers, rendezvous, where.collectives)])
+        except BaseException as error:
+            _stop(workers, group if owns else None,
+                  f"the group did not start: {type(error).__name__}")
             raise
         return cls(workers, rendezvous, group, owns)
 
@@ -81,16 +83,19 @@ class WorkerGroup:
         """Stop every worker: a rank waiting in ``report`` raises saying ``reason`` (on a
         backend where killing an actor leaves its process running, that ends its thread
         too), then each is killed."""
-        stopping = []
-        for worker in self.workers:
-            try:
-                stopping.append(worker.stop.remote(reason))
-            except Exception:  # already dead
-                pass
-        if stopping:  # let them land before the kill, which may drop queued calls
-            ember.wait(stopping, num_returns=len(stopping), timeout=_STOP_WAIT_S)
-        _stop(self.workers, self.placement_group if self.owns_placement_group else None)
+        _stop(self.workers, self.placement_group if self.owns_placement_group else None,
+              reason)
         self.workers = []
+
+
+def _get_failing_fast(refs: list[Any]) -> list[Any]:
+    """``ember.get(refs)``, but raising as soon as any of them failed: a rank whose
+    setup died leaves the others waiting in the rendezvous for it until they time out."""
+    pending = list(refs)
+    while pending:
+        ready, pending = ember.wait(pending, num_returns=1)
+        ember.get(ready)
+    return ember.get(refs)
 
 
 def _wait_until_reserved(group: Any, scaling: ScalingConfig) -> None:
@@ -101,7 +106,17 @@ def _wait_until_reserved(group: Any, scaling: ScalingConfig) -> None:
     group.wait(timeout_seconds=None)
 
 
-def _stop(workers: list[Any], group: Any) -> None:
+def _stop(workers: list[Any], group: Any, reason: str) -> None:
+    """Tell each worker why it stops (a rank in ``report`` or in the rendezvous lets go
+    of its process at once), then kill it."""
+    stopping = []
+    for worker in workers:
+        try:
+            stopping.append(worker.stop.remote(reason))
+        except Exception:  # already dead
+            pass
+    if stopping:  # let them land before the kill, which may drop queued calls
+        ember.wait(stopping, num_returns=len(stopping), timeout=_STOP_WAIT_S)
     for worker in workers:
         try:
             ember.kill(worker)

@@ -223,11 +223,6 @@ def test_tuner_on_dask_trials_killed_at_random_still_end_with_exact_results(tmp_
             ember.shutdown()
 
 
-@pytest.mark.skip(reason=(
-    "Dask backend (issue 17): after a `dask worker` is SIGKILLed, the restarted "
-    "TorchTrainer group sometimes never starts (a call on a re-created TrainWorker never "
-    "resolves; measured 1 pass in 4 runs); the raw RuntimeError it also showed now is "
-    "ActorDiedError"))
 def test_torch_trainer_on_dask_rank_killed_mid_epoch_finishes_with_exact_results(tmp_path,
                                                                                  repeats):
     pytest.importorskip("distributed")

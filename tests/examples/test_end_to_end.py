@@ -41,10 +41,6 @@ def test_end_to_end_smoke_on_the_embedded_engine():
 
 @pytest.mark.slow
 @pytest.mark.cluster
-@pytest.mark.skip(reason=(
-    "issue 17: on Dask, a TorchTrainer tune trial with a dataset hangs in its first report "
-    "since train.report became a collective (fe9871e; the commit before passes); ranks "
-    "must get a process of their own there"))
 def test_end_to_end_smoke_on_a_dask_cluster():
     with dask_cluster(workers=3, resources="CPU=1") as (address, _):
         _check(_run("--address", address))
