@@ -9,6 +9,8 @@
   given ``logging_level`` (default WARNING: quiet).
 - ``EMBER_WAIT_WARNING_S``: seconds a task, actor or placement group may wait for
   resources held by actors or placement groups before Ember warns (default 10).
+- ``EMBER_SERVE_PLACEMENT_TIMEOUT_S``: seconds ``serve.run`` waits for replicas the
+  cluster has no room for before it gives up with an error (default 60).
 """
 
 from __future__ import annotations
@@ -41,16 +43,23 @@ def logging_level() -> str | None:
 
 
 def wait_warning_s() -> float:
-    raw = os.environ.get("EMBER_WAIT_WARNING_S")
+    return _seconds("EMBER_WAIT_WARNING_S", 10.0)
+
+
+def serve_placement_timeout_s() -> float:
+    return _seconds("EMBER_SERVE_PLACEMENT_TIMEOUT_S", 60.0)
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
     if not raw:
-        return 10.0
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise EmberError(f"EMBER_WAIT_WARNING_S must be a number of seconds, got {raw!r}") \
-            from None
+        raise EmberError(f"{variable} must be a number of seconds, got {raw!r}") from None
     if value < 0:
-        raise EmberError(f"EMBER_WAIT_WARNING_S must be >= 0, got {raw!r}")
+        raise EmberError(f"{variable} must be >= 0, got {raw!r}")
     return value
 
 

@@ -7,11 +7,13 @@ then waits until the application is RUNNING, so the returned handle works at onc
 from __future__ import annotations
 
 import math
+import sys
 import time
 import uuid
 from typing import Any
 
 import ember
+from ember.core import _env
 
 from . import _client
 from ._application import Application, flatten
@@ -128,14 +130,28 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
 
 
 def _wait_until_running(name: str, deploy_id: int) -> None:
+    """Until the application runs; a warning once replicas have waited a while for room,
+    and an error when they still cannot be placed after the placement timeout."""
+    warn_after, give_up_after = _env.wait_warning_s(), _env.serve_placement_timeout_s()
+    warned = False
     while True:
         state = _client.call("get_app_state", name)
         if state is not None and state[0] >= deploy_id:
-            _, app_status, message = state
+            _, app_status, message, unplaced_s = state
             if app_status == ApplicationStatus.RUNNING:
                 return
             if app_status == ApplicationStatus.DEPLOY_FAILED:
                 raise RuntimeError(f"application {name!r} failed to deploy: {message}")
+            if unplaced_s >= give_up_after:
+                raise RuntimeError(
+                    f"application {name!r} did not start within {give_up_after:g} s: "
+                    f"{message}. It stays deployed and starts once room frees up; "
+                    f"serve.delete({name!r}) removes it (EMBER_SERVE_PLACEMENT_TIMEOUT_S "
+                    "sets this timeout)")
+            if unplaced_s >= warn_after and not warned:
+                warned = True
+                print(f"ember.serve: application {name!r} is waiting: {message}",
+                      file=sys.stderr, flush=True)
         time.sleep(_POLL_S)
 
 

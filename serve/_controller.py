@@ -76,6 +76,7 @@ class Controller:
         self.apps: dict[str, AppState] = {}  # the reconcile thread's own
         self.status_snapshot: dict[str, Any] = ServeStatus().to_dict()
         self.deploy_ids: dict[str, int] = {}
+        self.unplaced_since: dict[str, float] = {}
         self.replica_snapshot: dict[tuple[str, str], list[tuple[str, Any]]] = {}
         self.lock = threading.Lock()  # guards `prefixes` and the id counter
         self.prefixes: dict[str, str | None] = {}  # accepted applications -> route prefix
@@ -185,12 +186,15 @@ class Controller:
         """This controller's pid (for diagnostics)."""
         return os.getpid()
 
-    def get_app_state(self, name: str) -> tuple[int, str, str] | None:
-        """(last applied deploy id, status, message) of application ``name``."""
+    def get_app_state(self, name: str) -> tuple[int, str, str, float] | None:
+        """(last applied deploy id, status, message, seconds it has had replicas that
+        cannot be placed) of application ``name``."""
         app = self.status_snapshot["applications"].get(name)
         if app is None:
             return None
-        return self.deploy_ids.get(name, 0), app["status"], app["message"]
+        since = self.unplaced_since.get(name)
+        unplaced_s = 0.0 if since is None else time.monotonic() - since
+        return self.deploy_ids.get(name, 0), app["status"], app["message"], unplaced_s
 
     def app_exists(self, name: str) -> bool:
         return name in self.status_snapshot["applications"]
@@ -297,7 +301,8 @@ class Controller:
         for app in list(self.apps.values()):
             for name, state in list(app.deployments.items()):
                 room = room_for(available, state.spec.config.actor_resources_demand())
-                changed |= state.tick(now, ready, room, self.queued.get(f"{app.name}/{name}", 0))
+                changed |= state.tick(now, ready, room, self.queued.get(f"{app.name}/{name}", 0),
+                                      available)
                 if state.deleting and not state.replicas:
                     del app.deployments[name]
             if app.deleting and not app.deployments:
@@ -374,6 +379,10 @@ class Controller:
             (app.name, name): [(r.replica_id, r.actor) for r in state.running()]
             for app in self.apps.values() for name, state in app.deployments.items()}
         self.deploy_ids = {app.name: app.deploy_id for app in self.apps.values()}
+        self.unplaced_since = {
+            app.name: min(times) for app in self.apps.values()
+            if (times := [s.unplaced_since for s in app.deployments.values()
+                          if s.unplaced_since is not None])}
         self.status_snapshot = self._status().to_dict()
 
     def _status(self) -> ServeStatus:

@@ -82,6 +82,8 @@ class DeploymentState:
         self.failed_message = ""
         self.unhealthy_message = ""
         self.deleting = False
+        self.unplaced_since: float | None = None  # replicas wanted that do not fit
+        self.unplaced_message = ""
 
     @property
     def name(self) -> str:
@@ -123,15 +125,35 @@ class DeploymentState:
     def pending_refs(self) -> list[Any]:
         return [ref for record in self.replicas.values() for ref in record.pending_refs()]
 
-    def tick(self, now: float, ready: set[Any], room: int | None, queued: int) -> bool:
-        """Advance every replica; True when the set of routable replicas changed."""
+    def tick(self, now: float, ready: set[Any], room: int | None, queued: int,
+             available: dict[str, float] | None = None) -> bool:
+        """Advance every replica; True when the set of routable replicas changed.
+        ``room``: how many more replicas fit in the ``available`` resources."""
         changed = False
         for record in list(self.replicas.values()):
             changed |= self._advance(record, now, ready)
         self._autoscale(now, queued)
         if not self.deleting:
             changed |= self._apply_plan(room)
+            self._note_unplaced(now, room, available or {})
         return changed
+
+    def _note_unplaced(self, now: float, room: int | None, available: dict[str, float]) -> None:
+        """Remember since when replicas are wanted that the cluster has no room for."""
+        pending = [r for r in self.replicas.values()
+                   if r.version == self.spec.code_version and r.state != ReplicaState.STOPPING]
+        unplaced = self.target - len(pending)
+        if unplaced <= 0 or room is None or self.failed_message:
+            self.unplaced_since, self.unplaced_message = None, ""
+            return
+        if self.unplaced_since is None:
+            self.unplaced_since = now
+        demand = {k: v for k, v in self.spec.config.actor_resources_demand().items() if v}
+        free = {k: round(available.get(k, 0.0), 3) for k in demand}
+        self.unplaced_message = (
+            f"{unplaced} of {self.target} replicas of {self.name!r} cannot be placed: each "
+            f"needs {demand}, free now: {free}; lower num_replicas or the replica's "
+            "ray_actor_options, or free those resources")
 
     def _advance(self, record: ReplicaRecord, now: float, ready: set[Any]) -> bool:
         if record.state == ReplicaState.STARTING and record.start_ref in ready:
@@ -264,7 +286,7 @@ class DeploymentState:
         elif self.unhealthy_message:
             status, message = DeploymentStatus.UNHEALTHY, self.unhealthy_message
         else:
-            status, message = DeploymentStatus.UPDATING, ""
+            status, message = DeploymentStatus.UPDATING, self.unplaced_message
         return DeploymentStatusInfo(name=self.name, status=status, message=message,
                                     replica_states=counts, target_replicas=self.target)
 
