@@ -111,12 +111,16 @@ class DaskBackend(LocalRefCounts):
             resources["GPU"] = float(options.num_gpus)
         resources.update({k: float(v) for k, v in options.resources.items()})
         security = options.security
-        if security is True:  # temporary certificates, shared by this client and the cluster
+        if security is None or security is True:
+            # Temporary certificates, held by this client and the cluster only: another
+            # local user who finds the port cannot connect (loopback alone would let them).
             from distributed.security import Security
 
             security = Security.temporary()
+        elif security is False:
+            security = None
         # In a process of its own (no __main__ guard needed in the user's script), every
-        # listener on loopback only; TLS when asked for.
+        # listener on loopback only, over TLS.
         cluster = LocalClusterProcess(split_resources(resources, max(workers, 1)), security)
         try:
             client = distributed.Client(cluster.address, set_as_default=False, timeout=30,

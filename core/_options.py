@@ -269,7 +269,10 @@ class InitOptions:
     prefixed with the task or actor and its pid. False leaves workers' output alone."""
     security: Any = None
     """Dask backend only: a ``distributed.security.Security`` (TLS certificates) for the
-    connection to the scheduler, or True for a LocalCluster with temporary certificates."""
+    connection to the scheduler at ``address``. The LocalCluster that
+    ``backend="dask"`` starts always speaks TLS with temporary certificates that only
+    this session holds (so no other local user can connect), unless this is False.
+    True is accepted for that LocalCluster too (the default)."""
 
     def __post_init__(self) -> None:
         if self.num_cpus is not None:
@@ -279,17 +282,17 @@ class InitOptions:
                 raise ValueError(
                     "security= configures the Dask backend's TLS; the embedded engine opens "
                     "no network listener. Pass address= or backend='dask' with it, or drop it")
-            if self.security is not True and \
+            if self.security not in (True, False) and \
                     type(self.security).__module__ != "distributed.security":
                 raise TypeError(
                     "security must be a distributed.security.Security (e.g. "
                     "Security(tls_ca_file=..., tls_client_cert=..., tls_client_key=..., "
                     f"require_encryption=True)) or True, got {self.security!r}")
-            if self.security is True and self.address is not None:
+            if isinstance(self.security, bool) and self.address is not None:
                 raise ValueError(
-                    "security=True makes temporary certificates for a LocalCluster it starts; "
-                    "to reach the scheduler at address= pass that cluster's "
-                    "distributed.security.Security")
+                    f"security={self.security} is about the LocalCluster backend='dask' "
+                    "starts; to reach the scheduler at address= pass that cluster's "
+                    "distributed.security.Security (or no security for plain TCP)")
         if self.num_gpus is not None:
             _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))
