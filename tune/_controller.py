@@ -7,6 +7,8 @@ take each result as it comes, let the stopper and scheduler decide, persist ever
         result: auto-fields, persist, searcher / stopper / scheduler -> CONTINUE|PAUSE|STOP
         run ended: done -> TERMINATED, PAUSE -> PAUSED (resumed later from its checkpoint),
                    error -> retried from its checkpoint up to max_failures, then ERROR
+                            (each failure in <trial_dir>/error.txt, the traceback printed once)
+    experiment ended: "N of M trials errored" and a table of them
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import ember
 from ember.train import RunConfig
 from ember.train.trial import CheckpointKeeper
 
-from . import _trainable
+from . import _trainable, _trial_errors
 from ._progress import TrialTable
 from ._state import ExperimentState
 from ._trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
@@ -90,7 +92,11 @@ class Controller:
             for running in list(self.running.values()):
                 self._end_run(running)
             self.table.update(self.trials, force=True)
+            self.table.close()
             self.state.close()
+        errored = _trial_errors.error_table(self.trials)
+        if errored:
+            self.table.print_error("\n".join(errored))
 
     def _start_trials(self) -> None:
         while not self.stop_everything:
@@ -260,13 +266,17 @@ class Controller:
 
     def _on_failure(self, trial: Trial, error: BaseException) -> None:
         trial.num_failures += 1
+        text = _trial_errors.error_text(error)
+        _trial_errors.write_error_file(trial, text)
         allowed = self.run_config.failure_config.max_failures
         if not self.stop_everything and (allowed == -1 or trial.num_failures <= allowed):
+            self.table.print_error(_trial_errors.retry_message(trial, text, allowed))
             trial.status = PENDING  # restarts from trial.checkpoint
             self.state.status(trial)
             return
+        self.table.print_error(_trial_errors.failure_message(trial, text), finished=trial)
         trial.status = ERROR
-        trial.error = str(error)
+        trial.error = text
         self.errors[trial.trial_id] = error
         self.scheduler.on_trial_remove(self.trials, trial)
         self.searcher.on_trial_complete(trial.trial_id, None, error=True)

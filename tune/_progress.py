@@ -1,5 +1,6 @@
 """The live trial table: redrawn in place at most every few seconds on a terminal, a
-status line per interval (and a line per finished trial) otherwise."""
+status line per interval (and a line per finished trial) otherwise. Error reports go
+to the error stream, above the table, which is then drawn again below them."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ def _cell(value: Any) -> str:
 
 class TrialTable:
     def __init__(self, enabled: bool, metric: str | None, interval_s: float = 5.0,
-                 out: TextIO | None = None):
+                 out: TextIO | None = None, err: TextIO | None = None):
         self.enabled = enabled
         self.metric = metric
         self.interval_s = interval_s
         self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self.tty = self.out.isatty()
         self.last = 0.0
         self.drawn_lines = 0
@@ -48,6 +50,26 @@ class TrialTable:
             if line != self.last_line:
                 print(line, file=self.out, flush=True)
                 self.last_line = line
+
+    def print_error(self, text: str, finished: Trial | None = None) -> None:
+        """Print ``text`` on the error stream; when it reports that trial ``finished``
+        (errored), it stands for that trial's finished line. On a terminal the live table is
+        wiped first (a redraw in place would overwrite the text) and drawn afresh at the
+        next update."""
+        if not self.enabled:
+            return
+        if finished is not None:
+            self.announced.add(finished.trial_id)
+        if self.tty and self.drawn_lines:
+            self.out.write(f"\x1b[{self.drawn_lines}F\x1b[J")
+            self.out.flush()
+            self.drawn_lines = 0
+            self.last = 0.0
+        print(text, file=self.err, flush=True)
+
+    def close(self) -> None:
+        """The last drawing stays on screen: what is printed after it goes below it."""
+        self.drawn_lines = 0
 
     def summary(self, trials: list[Trial]) -> str:
         counts: dict[str, int] = {}

@@ -4,6 +4,7 @@ see it. The tuner owns the status transitions; schedulers read trials, and PBT m
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,11 @@ class Trial:
     """The failure's traceback text when status is ERROR."""
     num_failures: int = 0
     trial_dir: str = ""
+
+    @property
+    def name(self) -> str:
+        """The trial's folder name (``objective_00001``), as progress and errors show it."""
+        return os.path.basename(self.trial_dir) or self.trial_id
 
     @property
     def is_finished(self) -> bool:
