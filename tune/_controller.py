@@ -192,6 +192,10 @@ class Controller:
                 decision = self._on_result(running, event)
             elif event.kind == "checkpoint" and event.checkpoint is not None:
                 self._keep(running.trial, event.checkpoint, running.trial.last_result)
+            elif event.kind == "end":  # no more events: another exchange would only wait
+                running.exchange_ref = None
+                self._on_run_end(running)
+                return
         running.exchange_ref = running.actor.exchange.remote(decision, _EXCHANGE_S)
 
     def _on_result(self, running: _Running, event: Event) -> str:
