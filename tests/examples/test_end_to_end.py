@@ -41,6 +41,11 @@ def test_end_to_end_smoke_on_the_embedded_engine():
 
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_end_to_end_smoke_on_a_dask_cluster():
+def test_end_to_end_smoke_twice_on_one_dask_cluster():
+    """The second run finds what the first left on the cluster (named actors, torch
+    process groups in the worker processes): every trial still finishes."""
     with dask_cluster(workers=3, resources="CPU=1") as (address, _):
-        _check(_run("--address", address))
+        for _ in range(2):
+            output = _run("--address", address)
+            _check(output)
+            assert "ERROR" not in output, output
