@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import ember
-from ember.core import _env
+from ember.core import settings
 
 from . import _client
 from ._application import Application, flatten
@@ -132,7 +132,8 @@ def run(app: Application, name: str = "default", route_prefix: str | None = "/",
 def _wait_until_running(name: str, deploy_id: int) -> None:
     """Until the application runs; a warning once replicas have waited a while for room,
     and an error when they still cannot be placed after the placement timeout."""
-    warn_after, give_up_after = _env.wait_warning_s(), _env.serve_placement_timeout_s()
+    warn_after = settings.wait_warning_s()
+    give_up_after = settings.serve_placement_timeout_s()
     warned = False
     while True:
         state = _client.call("get_app_state", name)

@@ -22,7 +22,7 @@ from typing import Any
 
 import cloudpickle
 
-from ember.core._internal_kv import kv_get, kv_put
+from ember.core.internal_kv import kv_get, kv_put
 
 from ._application import DeploymentSpec
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 import ember
-from ember.core._internal_kv import kv_get, kv_put
+from ember.core.internal_kv import kv_get, kv_put
 from tests_support.dask_cluster import dask_cluster
 
 

@@ -1,7 +1,8 @@
 """A small key-value store that outlives the process that writes to it.
 
-For Ember's own libraries (serve's controller keeps its state here, so that a restarted
-controller finds its applications, replicas and proxy). The embedded engine keeps it in
+For Ember's own libraries and for advanced users, as ``ray.experimental.internal_kv``
+(serve's controller keeps its state here, so that a restarted controller finds its
+applications, replicas and proxy). The embedded engine keeps it in
 the driver, local mode in the process, the Dask backend in the scheduler's metadata
 (shared by every session on that cluster: prefix keys with something unique).
 """
