@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import ember
+
 from ._checkpoint import Checkpoint
+
+_TRAIN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_FRAME = '  File "'
 
 
 class TrainingFailedError(RuntimeError):
     """Training failed on a worker more times than ``FailureConfig.max_failures`` allows.
 
     ``rank`` is the worker that failed first, ``checkpoint_path`` the latest persisted
-    checkpoint (None if there was none); the message holds the worker's traceback and the
-    original exception is the ``__cause__``.
+    checkpoint (None if there was none); the message names the rank and its pid and holds
+    its traceback (the user's frames), and the original exception is the ``__cause__``
+    (without a traceback of its own, so an uncaught error shows the traceback once).
     """
 
     def __init__(self, message: str, rank: int | None = None,
@@ -53,3 +60,29 @@ class Result:
         if not self.metrics_history:
             return None
         return pd.DataFrame(self.metrics_history)
+
+
+def rank_error_text(error: BaseException) -> str:
+    """The traceback of the user's code for a rank's ``error``, ending with its type and
+    message: the engine's text already lacks core's frames, train's are cut here."""
+    if not isinstance(error, ember.TaskError):
+        return f"{type(error).__name__}: {error}"
+    return _without_train_frames(error.traceback_text)
+
+
+def _without_train_frames(text: str) -> str:
+    """``text`` (``traceback.format_list`` frames) without the frames in train's files
+    (``TrainWorker.run`` calling the loop); as it was when nothing else is left."""
+    kept: list[str] = []
+    skipping = False
+    frames = 0
+    for line in text.splitlines(keepends=True):
+        if line.startswith(_FRAME):
+            filename = line[len(_FRAME):].split('"', 1)[0]
+            skipping = os.path.abspath(filename).startswith(_TRAIN_DIR)
+            frames += not skipping
+        elif not (skipping and line.startswith("    ")):  # a frame's source and carets
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept) if frames else text

@@ -24,7 +24,7 @@ import ember
 from ._checkpoint import Checkpoint, resolve
 from ._config import RunConfig, ScalingConfig
 from ._progress import ProgressTable
-from ._result import Result, TrainingFailedError
+from ._result import Result, TrainingFailedError, rank_error_text
 from . import _torch_setup
 from ._report_barrier import Report, ReportBarrier
 from ._session import TrainContext
@@ -38,12 +38,14 @@ _WAIT_NOTICE_S = 60.0
 
 
 class _WorkerFailed(Exception):
-    """Rank ``rank`` (None: a worker while the group was starting) failed with ``error``."""
+    """Rank ``rank`` (None: a worker while the group was starting) failed with ``error``;
+    ``pid`` is its process, once the group knows it."""
 
     def __init__(self, rank: int | None, error: BaseException):
         super().__init__(rank, error)
         self.rank = rank
         self.error = error
+        self.pid: int | None = None
 
 
 class TorchTrainer:
@@ -215,6 +217,8 @@ class _Run:
                     checkpoint, shards[rank], first_index))
             self._collect(group.workers, runs)
         except _WorkerFailed as failure:
+            if failure.rank is not None:
+                failure.pid = group.pids[failure.rank]
             reason = f"{_who(failure)} failed: {type(failure.error).__name__}"
             raise
         except BaseException as error:
@@ -297,7 +301,9 @@ class _Run:
 
 
 def _who(failure: _WorkerFailed) -> str:
-    return "a worker (starting)" if failure.rank is None else f"rank {failure.rank}"
+    if failure.rank is None:
+        return "a worker (starting)"
+    return f"rank {failure.rank}" + (f" (pid {failure.pid})" if failure.pid else "")
 
 
 def _run_error(ref: Any) -> BaseException | None:
@@ -309,11 +315,19 @@ def _run_error(ref: Any) -> BaseException | None:
 
 
 def _failed(failure: _WorkerFailed, latest: Checkpoint | None, failures: int) -> TrainingFailedError:
+    """The error ``fit()`` raises. Its message holds the rank's traceback (the user's
+    frames); its cause is the rank's original exception, which carries none, so Python's
+    report of an uncaught error shows that traceback once."""
     where = latest.path if latest is not None else None
-    message = (f"Training failed on {_who(failure)} after {failures} attempt(s); latest "
-               f"checkpoint: {where or 'none'}.\n{type(failure.error).__name__}: {failure.error}")
-    error = TrainingFailedError(message, failure.rank, where)
-    error.__cause__ = failure.error
+    message = (f"Training failed after {failures} attempt(s); latest checkpoint: "
+               f"{where or 'none'}.\n{_who(failure)} failed:\n{rank_error_text(failure.error)}")
+    error = TrainingFailedError(message.rstrip(), failure.rank, where)
+    if isinstance(failure.error, ember.TaskError):
+        error.__cause__ = failure.error.cause  # None when its class did not unpickle here
+    else:  # the engine's own (a rank died, timed out): its frames here explain nothing
+        cause = failure.error.with_traceback(None)
+        cause.__suppress_context__ = True
+        error.__cause__ = cause
     return error
 
 

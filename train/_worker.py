@@ -64,10 +64,11 @@ class TrainWorker:
         self.abandoned: str | None = None  # why the group was torn down during setup
         self.leaving = threading.Lock()
 
-    def locate(self) -> tuple[str, str]:
-        """(host name, address other hosts reach it at): the driver ranks workers by host
-        and chooses where the rendezvous listens (``_rendezvous.plan``)."""
-        return socket.gethostname(), host_address()
+    def locate(self) -> tuple[str, str, int]:
+        """(host name, address other hosts reach it at, pid): the driver ranks workers by
+        host and chooses where the rendezvous listens (``_rendezvous.plan``); the pid names
+        the rank's process when it fails."""
+        return socket.gethostname(), host_address(), os.getpid()
 
     def listen(self, address: str) -> int:
         """Rank 0: bind the rendezvous socket on ``address``; the port it got."""

@@ -40,6 +40,7 @@ class WorkerGroup:
     rendezvous: list[Rendezvous]
     placement_group: Any
     owns_placement_group: bool
+    pids: list[int]  # rank -> its process, to name a rank that failed
 
     @classmethod
     def start(cls, scaling: ScalingConfig, trial: TrialSession | None,
@@ -63,8 +64,8 @@ class WorkerGroup:
                     resources=extra, max_concurrency=4,
                     scheduling_strategy=strategy).remote())
             located = ember.get([worker.locate.remote() for worker in workers])
-            hosts = [host for host, _ in located]
-            where = plan(hosts, [address for _, address in located], bind_override())
+            hosts = [host for host, _, _ in located]
+            where = plan(hosts, [address for _, address, _ in located], bind_override())
             port = ember.get(workers[0].listen.remote(where.listen))
             rendezvous = [
                 Rendezvous(where.connect, port, rank, len(workers), local, local_size, node)
@@ -77,7 +78,7 @@ class WorkerGroup:
             _stop(workers, group if owns else None,
                   f"the group did not start: {type(error).__name__}")
             raise
-        return cls(workers, rendezvous, group, owns)
+        return cls(workers, rendezvous, group, owns, [pid for _, _, pid in located])
 
     def shutdown(self, reason: str = "the run ended") -> None:
         """Stop every worker: a rank waiting in ``report`` raises saying ``reason`` (on a

@@ -4,8 +4,10 @@ from its latest checkpoint while FailureConfig allows, else fails with the trace
 from __future__ import annotations
 
 import os
+import re
 import signal
 import tempfile
+import traceback
 
 import pytest
 from tests_support import wait_for
@@ -98,6 +100,21 @@ def test_loop_error_without_retries_raises_with_rank_traceback_and_checkpoint(tm
     assert isinstance(error.__cause__, ValueError)
     # the rank left blocked in all_reduce was torn down:
     assert wait_for(lambda: ember.available_resources()["CPU"] == 2)
+
+
+def test_failed_rank_traceback_is_shown_once_naming_the_rank_and_its_pid(tmp_path, capfd):
+    with pytest.raises(train.TrainingFailedError) as info:
+        _trainer(tmp_path, _rank1_raises_in_epoch1).fit()
+    # what Python prints for the error left uncaught, after what the run printed
+    shown = "".join(capfd.readouterr()) + "".join(traceback.format_exception(info.value))
+    assert shown.count('raise ValueError(f"bad batch in epoch {epoch}")') == 1
+    assert shown.count(", in _rank1_raises_in_epoch1") == 1
+    pid = re.search(r"rank 1 \(pid (\d+)\) failed:\nTraceback \(most recent call last\):\n"
+                    rf'  File "{re.escape(__file__)}", line \d+, in _epoch_loop', shown)
+    assert pid is not None, shown
+    assert int(pid.group(1)) != os.getpid()
+    assert "_worker.py" not in shown  # train's own frames are cut
+    assert info.value.rank == 1
 
 
 def test_failures_beyond_max_failures_return_the_error_and_keep_results(tmp_path):
