@@ -27,7 +27,23 @@ class MethodInfo:
 
 
 def method(*, num_returns: int | str = 1) -> Any:
-    """Declare an actor method's default ``num_returns`` (like ``ray.method``)."""
+    """Declare an actor method's default ``num_returns`` (like ``ray.method``).
+
+    Example::
+
+        @ember.remote
+        class Splitter:
+            @ember.method(num_returns=2)
+            def split(self, x):
+                return x, -x
+
+    Args:
+        num_returns: how many ObjectRefs ``handle.method.remote()`` returns: 1 (the
+            default) a single ref, 0 returns None, n > 1 a list of n refs (the method
+            returns n values), ``"streaming"`` an ``ObjectRefGenerator`` over a
+            generator method's items. ``handle.method.options(num_returns=...)``
+            overrides it per call.
+    """
     def mark(function: Any) -> Any:
         function.__ember_num_returns__ = num_returns
         return function
@@ -83,10 +99,34 @@ class ActorClass(Generic[T]):
             f"{self._cls.__name__}.remote(...) to start an actor")
 
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle[T]:
-        """Start the actor (its ``__init__`` runs in a new worker process)."""
+        """Start the actor (its ``__init__`` runs in a new worker process).
+
+        Args:
+            *args: positional arguments of the class's ``__init__``; top-level
+                ObjectRefs arrive as their values, nested ones as refs (Ray's rule).
+            **kwargs: keyword arguments of ``__init__``, resolved the same way.
+
+        Returns:
+            The new actor's ``ActorHandle`` (with ``get_if_exists=True`` and a
+            taken ``name``, the existing actor's). Errors in ``__init__`` surface
+            as ``ActorDiedError`` on the actor's calls.
+        """
         return _context.current().create_actor(self, args, kwargs, self._options)
 
     def options(self, **overrides: Any) -> ActorClass[T]:
+        """A copy with some actor options replaced, e.g. ``A.options(name="a").remote()``.
+
+        Args:
+            **overrides: actor options, as for ``@ember.remote`` on a class
+                (``num_cpus``, ``num_gpus``, ``resources``, ``max_restarts``,
+                ``max_task_retries``, ``max_concurrency``, ``name``, ``namespace``,
+                ``lifetime``, ``get_if_exists``, ``placement_group``,
+                ``placement_group_bundle_index``, ``scheduling_strategy``); the others
+                keep their values. An unknown name raises ``ValueError``.
+
+        Returns:
+            A new ``ActorClass``; this one is unchanged.
+        """
         options = replace_checked(self._options, f"actor class {self._cls.__name__!r}", overrides)
         return ActorClass(self._cls, options, self._shipped)
 
@@ -102,7 +142,12 @@ def _rebuild_class(function_id: int, cls: type, options: ActorOptions) -> ActorC
 
 
 class ActorHandle(Generic[T]):
-    """A reference to a running actor; call methods with ``handle.method.remote(...)``."""
+    """A reference to a running actor; call methods with ``handle.method.remote(...)``.
+
+    Handles come from ``ActorClass.remote()`` or ``ember.get_actor``, pickle into tasks
+    and other actors, and compare equal when they name the same actor. The actor lives
+    while any handle does (unless it is named or detached, as in Ray).
+    """
 
     _actor_id: Any
     _class_name: str
@@ -155,6 +200,17 @@ class ActorMethod:
         self._num_returns = num_returns
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the method on the actor.
+
+        Args:
+            *args: positional arguments of the method; top-level ObjectRefs arrive as
+                their values.
+            **kwargs: keyword arguments of the method, resolved the same way.
+
+        Returns:
+            An ObjectRef; a list of them, None or an ``ObjectRefGenerator``
+            according to ``num_returns``.
+        """
         handle = self._handle
         refs = _context.current().call_actor(handle, self._name, args, kwargs,
                                              self._num_returns)
@@ -165,6 +221,12 @@ class ActorMethod:
         return refs if self._num_returns else None
 
     def options(self, *, num_returns: int | str | None = None) -> ActorMethod:
+        """This method with per-call options.
+
+        Args:
+            num_returns: an int >= 0 or ``"streaming"``, as in ``ember.method``.
+                None: keep the method's default.
+        """
         if num_returns is None:
             return self
         if num_returns != "streaming" and (

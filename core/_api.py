@@ -21,11 +21,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class EmberContext:
-    """What ``init`` returns; usable as a context manager that shuts down on exit."""
+    """What ``init`` returns; usable as a context manager that shuts down on exit.
+
+    Example::
+
+        with ember.init(num_cpus=2) as context:
+            print(context.backend, context.num_cpus)
+    """
 
     backend: str
+    """The engine's class name, ``"Node"`` (embedded), ``"DaskBackend"`` or
+    ``"LocalModeBackend"``."""
     num_cpus: float
+    """CPUs the session schedules (``cluster_resources()["CPU"]``)."""
     local_mode: bool
+    """Whether tasks run serially in this process (``init(local_mode=True)``)."""
 
     def __enter__(self) -> EmberContext:
         return self
@@ -53,6 +63,53 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
         ember.init(num_cpus=2)
         assert ember.get(ember.put(1)) == 1
         ember.shutdown()
+
+    Args:
+        num_cpus: CPUs the scheduler hands out to tasks and actors (a number >= 0).
+            None: ``os.cpu_count()``. With ``backend="dask"`` it is the number of
+            LocalCluster workers; ignored with ``address`` (the cluster's workers count).
+        num_gpus: GPUs the scheduler hands out; tasks that ask for some see their ids in
+            ``CUDA_VISIBLE_DEVICES``. None: 0 (GPUs are not detected).
+        resources: custom resources this node advertises, e.g. ``{"accelerator": 2}``
+            (names other than ``"CPU"``/``"GPU"``, amounts >= 0). None: none.
+        address: a Dask scheduler to connect to (``"tcp://host:8786"``, ``"host:8786"``
+            or ``"dask://host:8786"``); selects the Dask backend. None: no cluster.
+            Unlike Ray, ``"auto"`` is not understood.
+        backend: ``"local"`` (the embedded engine, the default when None) or
+            ``"dask"`` (a Dask LocalCluster started for this session, or the cluster at
+            ``address``).
+        object_store_memory: bytes of shared memory for objects before they spill to
+            disk (an int >= 1 MiB). None: 30% of the machine's RAM, as in Ray. Embedded
+            engine only.
+        local_mode: run every task at submission, serially, in the calling process (to
+            debug with pdb), as Ray's ``local_mode``. Cannot be combined with
+            ``address`` or ``backend="dask"`` (``ValueError``).
+        namespace: the namespace named actors are registered and looked up in when they
+            give none. None: ``"default"``. The Dask backend and local mode always
+            use ``"default"``.
+        ignore_reinit_error: with True (the default, unlike Ray) a repeated ``init``
+            for the same engine returns the running session's context; False makes any
+            repeated call raise ``RuntimeError``.
+        log_to_driver: print what tasks and actors write to stdout/stderr here, line by
+            line, prefixed with the task or actor and its pid (as Ray does). False
+            leaves workers' output alone.
+        logging_level: verbosity of Ember's own messages: a ``logging`` level name
+            (``"INFO"``, ``"DEBUG"``, ...) or number. None: ``EMBER_LOGGING_LEVEL`` if
+            set, else ``WARNING``.
+        security: Dask backend only (``ValueError`` otherwise). With ``address``: a
+            ``distributed.security.Security`` holding the TLS certificates to reach
+            that scheduler (None: plain TCP). With ``backend="dask"``: None or True
+            (the default) protects the LocalCluster with temporary TLS certificates
+            only this session holds; False turns TLS off.
+
+    Returns:
+        The session's ``EmberContext``.
+
+    Raises:
+        RuntimeError: a session on another engine is running, or a repeated call
+            with ``ignore_reinit_error=False``.
+        ValueError: an invalid option value (``TypeError`` for a wrong type).
+        EmberError: the Dask scheduler at ``address`` cannot be reached.
     """
     options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
                           address=address, backend=backend,
@@ -162,6 +219,9 @@ def remote(**options: Any) -> Callable[[Callable[..., T]], RemoteFunction[Any, T
 def remote(*args: Any, **options: Any) -> Any:
     """Make a function run as a task: ``@ember.remote`` or ``@ember.remote(num_cpus=2)``.
 
+    On a class it makes an actor class (``ActorClass``), as ``ray.remote`` does.
+    ``async def`` functions are refused (``TypeError``); async actor methods are fine.
+
     Example::
 
         @ember.remote(num_returns=2)
@@ -169,6 +229,27 @@ def remote(*args: Any, **options: Any) -> Any:
             return x, -x
 
         a, b = split.remote(3)
+
+    Args:
+        *args: one function or class, when used bare as ``@ember.remote`` (none with
+            options).
+        **options: default options of the task or actor (override per call with
+            ``.options(...)``); an unknown name raises ``ValueError`` naming the valid
+            ones. Tasks take ``num_cpus`` (default 1), ``num_gpus`` (0), ``resources``,
+            ``max_retries`` (3; -1 retries forever), ``retry_exceptions`` (False, True
+            or a list of exception types), ``num_returns`` (1, an int >= 0 or
+            ``"streaming"``), ``name``, ``placement_group``,
+            ``placement_group_bundle_index``, ``scheduling_strategy`` and
+            ``generator_backpressure_num_objects`` (64). Actors take ``num_cpus``
+            (default 0, as in Ray), ``num_gpus``, ``resources``, ``max_restarts`` (0),
+            ``max_task_retries`` (0), ``max_concurrency`` (1; 1000 for async actors),
+            ``name``, ``namespace``, ``lifetime`` (``"detached"``),
+            ``get_if_exists``, ``placement_group``, ``placement_group_bundle_index``
+            and ``scheduling_strategy``. The meanings are Ray's.
+
+    Returns:
+        A ``RemoteFunction`` or ``ActorClass`` (or, with options, a decorator that
+        makes one).
     """
     if len(args) == 1 and not options and callable(args[0]):
         return _make_remote(args[0], {})
@@ -228,6 +309,23 @@ def get(refs: ObjectRef[T] | Sequence[ObjectRef[Any]], *, timeout: float | None 
 
     Raises the task's error (a ``TaskError`` that is also the user's exception type),
     ``GetTimeoutError`` on timeout. Large arrays come back as read-only zero-copy views.
+
+    Args:
+        refs: one ``ObjectRef``, or a list or tuple of them.
+        timeout: seconds to wait (a number >= 0; 0 fails at once unless every object
+            is ready). None: wait as long as it takes.
+
+    Returns:
+        The value for one ref, else a list of values in the order of ``refs``.
+
+    Raises:
+        TaskError: the task raised (the first failed ref in list order is reported).
+        GetTimeoutError: not every object was ready within ``timeout``.
+        TaskCancelledError: the task was cancelled with ``ember.cancel``.
+        ActorDiedError: the actor of a method call died.
+        WorkerCrashedError: the worker running the task died and retries ran out.
+        TypeError: ``refs`` holds something other than ObjectRefs.
+        RuntimeError: called inside an async actor method (``await ref`` there).
     """
     _check_timeout(timeout)
     _awaitable_error_hint()
@@ -244,7 +342,18 @@ def get(refs: ObjectRef[T] | Sequence[ObjectRef[Any]], *, timeout: float | None 
 
 
 def put(value: Any) -> ObjectRef[Any]:
-    """Store ``value`` once in the object store; pass the ref to many tasks."""
+    """Store ``value`` once in the object store; pass the ref to many tasks.
+
+    Args:
+        value: any picklable (cloudpickle) object, not an ``ObjectRef`` (``TypeError``;
+            put a container holding it instead). On the embedded engine large numpy
+            arrays, Arrow buffers and torch CPU tensors go to shared memory once and
+            are read without a copy. The stored object is a snapshot: later changes
+            to ``value`` are not seen.
+
+    Returns:
+        An ``ObjectRef`` to the stored object.
+    """
     if isinstance(value, ObjectRef):
         raise TypeError(
             "ember.put of an ObjectRef is not allowed: it already refers to a stored object; "
@@ -257,6 +366,19 @@ def wait(refs: Sequence[ObjectRef[Any]], *, num_returns: int = 1, timeout: float
     """Split ``refs`` into (ready, not ready) once ``num_returns`` are ready or on timeout.
 
     Ready refs keep the order of ``refs``.
+
+    Args:
+        refs: a list or tuple of distinct ObjectRefs (a repeated ref is a
+            ``ValueError``; a bare ref a ``TypeError``).
+        num_returns: how many ready refs to wait for, from 1 to ``len(refs)``; at most
+            this many are returned as ready.
+        timeout: seconds to wait at most (a number >= 0; 0 checks once). None: until
+            ``num_returns`` are ready. A timeout is not an error: fewer refs come back
+            ready.
+        fetch_local: accepted for Ray compatibility and ignored.
+
+    Returns:
+        Two lists, ``(ready, not_ready)``, that together hold every ref of ``refs``.
     """
     _awaitable_error_hint("ember.wait()")
     if isinstance(refs, ObjectRef) or not isinstance(refs, (list, tuple)):
@@ -278,7 +400,18 @@ def wait(refs: Sequence[ObjectRef[Any]], *, num_returns: int = 1, timeout: float
 
 def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) -> None:
     """Stop the task producing ``ref``: queued tasks never run, a running one gets
-    KeyboardInterrupt (``force=True`` kills its worker); ``get`` raises TaskCancelledError."""
+    KeyboardInterrupt (``force=True`` kills its worker); ``get`` raises TaskCancelledError.
+
+    A finished task is left alone (its result stays). In local mode nothing is
+    cancelled: tasks have run by the time they are submitted.
+
+    Args:
+        ref: the ObjectRef returned by the task's ``.remote()`` call.
+        force: kill the worker process running the task instead of interrupting it
+            (for code that swallows KeyboardInterrupt or is stuck outside Python).
+            The task is not retried.
+        recursive: accepted for Ray compatibility and ignored.
+    """
     if not isinstance(ref, ObjectRef):
         raise TypeError(f"ember.cancel expects an ObjectRef, got {type(ref).__name__}")
     _context.current().cancel(ref, bool(force))
@@ -296,7 +429,15 @@ def available_resources() -> dict[str, float]:
 
 def timeline(filename: str | None = None) -> list[dict[str, Any]]:
     """Task events as Chrome trace events; written as JSON to ``filename`` if given
-    (open it in chrome://tracing or Perfetto)."""
+    (open it in chrome://tracing or Perfetto).
+
+    Args:
+        filename: a path to write ``{"traceEvents": [...]}`` to (overwritten). None:
+            write nothing, only return the events.
+
+    Returns:
+        The events of the session's finished tasks (one ``"ph": "X"`` event each).
+    """
     events = _context.current().timeline_events()
     if filename is not None:
         with open(filename, "w") as handle:
@@ -306,14 +447,32 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]]:
 
 # -- actors ------------------------------------------------------------------------------
 def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
-    """Kill an actor's process now; with ``no_restart=False`` it restarts if it may."""
+    """Kill an actor's process now; with ``no_restart=False`` it restarts if it may.
+
+    Args:
+        actor: the ``ActorHandle`` of the actor.
+        no_restart: True (the default): the actor is dead for good, even with
+            ``max_restarts``; its queued and running calls fail with
+            ``ActorDiedError`` and its name is freed. False: it is restarted
+            (``__init__`` runs again) if its ``max_restarts`` allows, as in Ray. The
+            Dask backend always ends it for good.
+    """
     if not isinstance(actor, ActorHandle):
         raise TypeError(f"ember.kill expects an actor handle, got {type(actor).__name__}")
     _context.current().kill_actor(actor, bool(no_restart))
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
-    """The handle of the live actor registered as ``name``; ValueError if there is none."""
+    """The handle of the live actor registered as ``name``; ValueError if there is none.
+
+    Args:
+        name: the ``name=`` the actor was created with (a non-empty string).
+        namespace: the namespace it was registered in. None: the session's namespace
+            (``init(namespace=...)``, else ``"default"``).
+
+    Returns:
+        An ``ActorHandle``; holding it keeps the actor alive, as any handle does.
+    """
     if not isinstance(name, str) or not name:
         raise TypeError(f"get_actor needs an actor name (a non-empty string), got {name!r}")
     return _context.current().get_actor(name, namespace)
@@ -325,13 +484,38 @@ def placement_group(bundles: list[dict[str, float]], strategy: str = "PACK",
     """Reserve ``bundles`` of resources together (all or none); see ``pg.ready()``.
 
     Raises InfeasibleResourcesError at once if the cluster can never hold them.
+
+    Args:
+        bundles: a non-empty list of resource dicts, e.g. ``[{"CPU": 1}, {"GPU": 1}]``;
+            each bundle must reserve a positive amount of something.
+        strategy: how bundles are spread over machines, as in Ray: ``"PACK"`` (the
+            default, few machines), ``"SPREAD"``, ``"STRICT_PACK"`` (one machine) or
+            ``"STRICT_SPREAD"`` (one machine per bundle, so infeasible with several
+            bundles on the embedded engine's single machine).
+        name: a label kept on the group (``pg.name``). None: unnamed. Groups cannot
+            be looked up by name.
+        lifetime: accepted for Ray compatibility and ignored (a group lasts until
+            ``remove_placement_group`` or shutdown).
+
+    Returns:
+        A ``PlacementGroup``; reservation may still be pending (``pg.ready()``,
+        ``pg.wait()``).
+
+    Raises:
+        InfeasibleResourcesError: the cluster can never hold the bundles.
+        ValueError: bad ``bundles`` or ``strategy``.
     """
     checked = check_bundles(bundles, strategy)
     return _context.current().placement_group(checked, strategy, name)
 
 
 def remove_placement_group(placement_group: PlacementGroup) -> None:
-    """Free a group's reservation; actors placed in it are killed."""
+    """Free a group's reservation; actors placed in it are killed.
+
+    Args:
+        placement_group: the ``PlacementGroup`` from ``ember.placement_group``;
+            removing it twice is harmless.
+    """
     if not isinstance(placement_group, PlacementGroup):
         raise TypeError(
             f"remove_placement_group expects a PlacementGroup, got {placement_group!r}")

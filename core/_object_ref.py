@@ -69,10 +69,13 @@ class ObjectRef(Generic[T]):
         return asyncio.wrap_future(self._checked_runtime().as_concurrent_future(self)).__await__()
 
     def future(self) -> concurrent.futures.Future[T]:
-        """A ``concurrent.futures.Future`` completed with the value (or error)."""
+        """A ``concurrent.futures.Future`` completed with the value (or error), as
+        ``ray.ObjectRef.future()``; ``await ref`` works too."""
         return self._checked_runtime().as_concurrent_future(self)
 
     def hex(self) -> str:
+        """The object's id as a string, as ``ray.ObjectRef.hex()``: 16 hex digits (the
+        Dask key on the Dask backend); equal refs give equal strings."""
         object_id = self._id
         return object_id if isinstance(object_id, str) else f"{object_id:016x}"
 

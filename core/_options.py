@@ -137,10 +137,19 @@ def _cached_demand(options: Any) -> dict[str, float]:
 class PlacementGroupSchedulingStrategy:
     """Ray's way to place a task or actor in a placement group's bundle.
 
+    Same as passing ``placement_group=pg, placement_group_bundle_index=i`` in
+    ``.options()``; the values are checked when the options are made.
+
     Example::
 
         pg = ember.placement_group([{"CPU": 1}])
         f.options(scheduling_strategy=ember.PlacementGroupSchedulingStrategy(pg, 0))
+
+    Args:
+        placement_group: the ``PlacementGroup`` whose reserved resources the task or
+            actor draws from.
+        placement_group_bundle_index: which bundle, from 0 to ``pg.bundle_count - 1``;
+            -1 (the default): any bundle that fits.
     """
 
     def __init__(self, placement_group: Any, placement_group_bundle_index: int = -1):
@@ -248,7 +257,7 @@ class InitOptions:
     num_cpus: float | None = None
     """CPUs the scheduler hands out (default: the machine's cores)."""
     num_gpus: float | None = None
-    """GPUs the scheduler hands out (default: 0 on machines without CUDA)."""
+    """GPUs the scheduler hands out (default 0: GPUs are not detected)."""
     resources: Mapping[str, float] = field(default_factory=dict)
     """Custom resources this node advertises."""
     address: str | None = None

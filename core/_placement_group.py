@@ -57,7 +57,15 @@ class PlacementGroup:
         return self._ready_ref
 
     def wait(self, timeout_seconds: float | None = 30) -> bool:
-        """Whether the group was reserved within ``timeout_seconds``."""
+        """Whether the group was reserved within ``timeout_seconds``.
+
+        Args:
+            timeout_seconds: seconds to wait at most (default 30, as in Ray). None:
+                wait until it is reserved.
+
+        Returns:
+            True once every bundle is reserved, False on timeout.
+        """
         ready, _ = _context.current().wait([self._ready_ref], 1, timeout_seconds)
         return bool(ready)
 

@@ -81,7 +81,17 @@ class RemoteFunction(Generic[P, R]):
             f"function is {self._function.__name__}._function)")
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> Any:
-        """Submit the task; returns an ObjectRef (a list of them for ``num_returns > 1``)."""
+        """Submit the task; returns an ObjectRef (a list of them for ``num_returns > 1``).
+
+        Args:
+            *args: positional arguments of the function; top-level ObjectRefs arrive as
+                their values (the task waits for them), nested ones as refs (Ray's rule).
+            **kwargs: keyword arguments of the function, resolved the same way.
+
+        Returns:
+            An ObjectRef; a list of ``num_returns`` refs, None for ``num_returns=0``,
+            or an ``ObjectRefGenerator`` for ``num_returns="streaming"``.
+        """
         refs = _context.current().submit(self, args, kwargs, self._options)
         count = self._options.num_returns
         if count == 1 or count == "streaming":
@@ -89,7 +99,19 @@ class RemoteFunction(Generic[P, R]):
         return refs if count > 1 else None
 
     def options(self, **overrides: Any) -> RemoteFunction[P, R]:
-        """A copy with some options replaced, e.g. ``f.options(num_cpus=2).remote()``."""
+        """A copy with some options replaced, e.g. ``f.options(num_cpus=2).remote()``.
+
+        Args:
+            **overrides: task options, as for ``@ember.remote`` (``num_cpus``,
+                ``num_gpus``, ``resources``, ``max_retries``, ``retry_exceptions``,
+                ``num_returns``, ``name``, ``placement_group``,
+                ``placement_group_bundle_index``, ``scheduling_strategy``,
+                ``generator_backpressure_num_objects``); the others keep their values.
+                An unknown name raises ``ValueError``.
+
+        Returns:
+            A new ``RemoteFunction``; this one is unchanged.
+        """
         options = replace_checked(self._options, f"remote function {self.name!r}", overrides)
         return RemoteFunction(self._function, options, self._shipped)
 

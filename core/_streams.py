@@ -60,7 +60,18 @@ class ObjectRefGenerator:
         return ref
 
     def next_ready(self, timeout: float | None) -> ObjectRef[Any]:
-        """The next item's ref, waiting at most ``timeout`` s (GetTimeoutError after)."""
+        """The next item's ref, waiting at most ``timeout`` s (GetTimeoutError after).
+
+        Args:
+            timeout: seconds to wait for the next item (a number >= 0). None: wait
+                until it comes, as ``next(generator)`` does.
+
+        Raises:
+            StopIteration: the generator has finished and every item was taken.
+            GetTimeoutError: no new item came within ``timeout``; the generator can
+                be asked again.
+            TaskError: the generator raised (after its earlier items were taken).
+        """
         ref = self._runtime.stream_next(self._task_id, self._index, timeout)
         self._index += 1
         return ref

@@ -69,8 +69,12 @@ class ActorPool:
     def get_next(self, timeout: float | None = None, ignore_if_timedout: bool = False) -> Any:
         """The next result in submission order.
 
+        Raises ``StopIteration`` when no result is pending, and the call's error if it
+        failed.
+
         Args:
-            timeout: seconds to wait for it; ``GetTimeoutError`` after that.
+            timeout: seconds to wait for it; ``GetTimeoutError`` after that. None
+                (the default): wait as long as it takes.
             ignore_if_timedout: on a timeout, skip that result for good instead of
                 keeping it next in line.
         """
@@ -94,7 +98,8 @@ class ActorPool:
         """Whichever result is ready first.
 
         Args:
-            timeout: seconds to wait for one; ``GetTimeoutError`` after that.
+            timeout: seconds to wait for one; ``GetTimeoutError`` after that. None
+                (the default): wait as long as it takes.
             ignore_if_timedout: accepted for Ray compatibility (nothing is skipped).
         """
         if not self.has_next():
@@ -115,7 +120,17 @@ class ActorPool:
 
     def map(self, fn: Callable[[Any, Any], ObjectRef[Any]],
             values: Iterable[Any]) -> Iterator[Any]:
-        """Results of ``fn(actor, value)`` for each value, in the order of ``values``."""
+        """Results of ``fn(actor, value)`` for each value, in the order of ``values``.
+
+        A generator, as in Ray: calls are submitted when iteration starts, after
+        results of earlier ``submit`` calls not yet taken are dropped. A call's error
+        is raised by the iterator.
+
+        Args:
+            fn: takes an actor and a value and returns the ref of a call on that actor,
+                e.g. ``lambda actor, v: actor.double.remote(v)``.
+            values: the inputs, one call each.
+        """
         self._drain()
         for value in values:
             self.submit(fn, value)
@@ -124,7 +139,14 @@ class ActorPool:
 
     def map_unordered(self, fn: Callable[[Any, Any], ObjectRef[Any]],
                       values: Iterable[Any]) -> Iterator[Any]:
-        """Results of ``fn(actor, value)`` as they finish."""
+        """Results of ``fn(actor, value)`` as they finish.
+
+        A generator, like ``map`` (earlier untaken results are dropped first).
+
+        Args:
+            fn: takes an actor and a value and returns the ref of a call on that actor.
+            values: the inputs, one call each.
+        """
         self._drain()
         for value in values:
             self.submit(fn, value)
@@ -132,7 +154,11 @@ class ActorPool:
             yield self.get_next_unordered()
 
     def push(self, actor: Any) -> None:
-        """Add an actor to the pool (it takes a queued call at once, if any)."""
+        """Add an actor to the pool (it takes a queued call at once, if any).
+
+        Args:
+            actor: an actor handle not already in the pool (``ValueError`` if it is).
+        """
         if actor in self._idle or any(a is actor for _, a in self._running.values()):
             raise ValueError("this actor is already in the pool")
         self._idle.append(actor)

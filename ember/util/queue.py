@@ -1,5 +1,5 @@
 """``ember.util.queue``: a first-in first-out queue shared by tasks and actors, as
-``ray.util.queue``.
+``ray.util.queue``::
 
     Queue(maxsize) ──> an async actor holding an asyncio.Queue
     put / get (blocking, with timeout) ──> one actor call each; the actor awaits room/items
@@ -102,6 +102,7 @@ class Queue:
         return self.size()
 
     def size(self) -> int:
+        """How many items are in the queue now (same as ``qsize``)."""
         return self.qsize()
 
     def qsize(self) -> int:
@@ -109,13 +110,22 @@ class Queue:
         return int(_get(self.actor.qsize.remote()))
 
     def empty(self) -> bool:
+        """Whether the queue holds no item now (other processes may change that)."""
         return self.qsize() == 0
 
     def full(self) -> bool:
+        """Whether the queue holds ``maxsize`` items now (never with ``maxsize=0``)."""
         return self.maxsize > 0 and self.qsize() >= self.maxsize
 
     def put(self, item: _Any, block: bool = True, timeout: float | None = None) -> None:
         """Add ``item``; wait for room (up to ``timeout`` s) unless ``block=False``.
+
+        Args:
+            item: any picklable value.
+            block: wait for room (True, the default); False fails at once when full,
+                like ``put_nowait``.
+            timeout: with ``block``, seconds to wait at most (a number >= 0). None:
+                wait as long as it takes. Ignored with ``block=False``.
 
         Raises:
             Full: no room came (at once with ``block=False``, else within ``timeout``).
@@ -128,16 +138,35 @@ class Queue:
             raise Full(f"the queue stayed full for {timeout}s")
 
     def put_nowait(self, item: _Any) -> None:
+        """Add ``item`` if there is room, else raise ``Full`` at once.
+
+        Args:
+            item: any picklable value.
+        """
         if not _get(self.actor.put_nowait_batch.remote([item])):
             raise Full(f"the queue is full ({self.maxsize} items)")
 
     def put_nowait_batch(self, items: _Iterable[_Any]) -> None:
-        """Add every item at once, or none (raises Full if they do not all fit)."""
+        """Add every item at once, or none (raises Full if they do not all fit).
+
+        Args:
+            items: the values to add, in order (any iterable of picklable values).
+        """
         batch = list(items)
         if not _get(self.actor.put_nowait_batch.remote(batch)):
             raise Full(f"{len(batch)} items do not fit in the queue (maxsize {self.maxsize})")
 
     async def put_async(self, item: _Any, timeout: float | None = None) -> None:
+        """``put`` for async code (e.g. an async actor): ``await q.put_async(item)``.
+
+        Args:
+            item: any picklable value.
+            timeout: seconds to wait for room at most (a number >= 0). None: wait as
+                long as it takes.
+
+        Raises:
+            Full: no room came within ``timeout``.
+        """
         _check_timeout(timeout)
         if not await self.actor.put.remote(item, timeout):
             raise Full(f"the queue stayed full for {timeout}s")
@@ -145,6 +174,12 @@ class Queue:
     def get(self, block: bool = True, timeout: float | None = None) -> _Any:
         """Remove and return the oldest item; wait for one (up to ``timeout`` s) unless
         ``block=False``.
+
+        Args:
+            block: wait for an item (True, the default); False fails at once when
+                empty, like ``get_nowait``.
+            timeout: with ``block``, seconds to wait at most (a number >= 0). None:
+                wait as long as it takes. Ignored with ``block=False``.
 
         Raises:
             Empty: no item came (at once with ``block=False``, else within ``timeout``).
@@ -158,10 +193,18 @@ class Queue:
         return item
 
     def get_nowait(self) -> _Any:
+        """Remove and return the oldest item, or raise ``Empty`` at once if there is none."""
         return self.get_nowait_batch(1)[0]
 
     def get_nowait_batch(self, num_items: int) -> list[_Any]:
-        """Remove ``num_items`` items at once, or none (raises Empty if fewer are there)."""
+        """Remove ``num_items`` items at once, or none (raises Empty if fewer are there).
+
+        Args:
+            num_items: how many items to take (an int >= 0).
+
+        Returns:
+            The items, oldest first.
+        """
         if isinstance(num_items, bool) or not isinstance(num_items, int) or num_items < 0:
             raise ValueError(f"num_items must be an int >= 0, got {num_items!r}")
         found, items = _get(self.actor.get_nowait_batch.remote(num_items))
@@ -170,6 +213,15 @@ class Queue:
         return list(items)
 
     async def get_async(self, timeout: float | None = None) -> _Any:
+        """``get`` for async code (e.g. an async actor): ``item = await q.get_async()``.
+
+        Args:
+            timeout: seconds to wait for an item at most (a number >= 0). None: wait
+                as long as it takes.
+
+        Raises:
+            Empty: no item came within ``timeout``.
+        """
         _check_timeout(timeout)
         found, item = await self.actor.get.remote(timeout)
         if not found:
@@ -177,7 +229,12 @@ class Queue:
         return item
 
     def shutdown(self, force: bool = False, grace_period_s: int = 5) -> None:
-        """End the queue's actor (its items are dropped)."""
+        """End the queue's actor (its items are dropped); the queue is unusable after.
+
+        Args:
+            force: accepted for Ray compatibility; the actor is always killed at once.
+            grace_period_s: accepted for Ray compatibility and ignored.
+        """
         if self.actor is not None:
             _kill(self.actor)
             self.actor = None
