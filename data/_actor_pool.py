@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import ember
+from ember.exceptions import TaskError
 
+from ._operator_errors import labels, make_readable
 from ._transforms import run_chain
 
 
@@ -100,7 +102,11 @@ def actor_stage(upstream: Iterator[tuple[Any, int]], transforms: list[Any],
             if not pending:
                 return
             block_ref, rows_ref, actor = pending.popleft()
-            rows = ember.get(rows_ref)
+            try:
+                rows = ember.get(rows_ref)
+            except TaskError as error:
+                make_readable(error, labels(transforms))
+                raise
             load[actor] -= 1
             yield block_ref, rows
     finally:

@@ -284,7 +284,7 @@ class Dataset:
         return _reduce(self, on, "max")
 
     def mean(self, on: str) -> Any:
-        total, count = _reduce(self, on, "sum"), self.select_columns([on]).count()
+        total, count = _reduce(self, on, "sum", "mean"), self.select_columns([on]).count()
         return total / count if count else None
 
     # -- writing ---------------------------------------------------------------------------------
@@ -399,12 +399,12 @@ def _check_n(n: int) -> None:
         raise ValueError(f"n must be a positive int, got {n!r}")
 
 
-def _reduce(dataset: Dataset, column: str, how: str) -> Any:
+def _reduce(dataset: Dataset, column: str, how: str, operator: str = "") -> Any:
     """A keyless aggregate: each block is reduced to one row in the task that makes it
     (fused, so no block is stored), then the partial results are combined here."""
     import pyarrow.compute as pc
 
-    partials = dataset._with(BlockAggregate(column, how))
+    partials = dataset._with(BlockAggregate(column, how, operator=operator))
     tables = [ember.get(ref) for ref, rows in partials._stream() if rows]
     values = [v for table in tables for v in table.column("value").to_pylist()
               if v is not None]

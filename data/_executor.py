@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import ember
+from ember.exceptions import TaskError
 
+from ._operator_errors import labels, make_readable
 from ._transforms import Slice, run_chain
 
 BlockStream = Iterator[tuple[Any, int]]  # (ObjectRef of a pyarrow.Table, its row count)
@@ -94,7 +96,11 @@ def _windowed(inputs: Iterator[Any], transforms: list[Any], window: int, stats: 
     with _progress_bar(name, stats) as bar:
         while pending:
             block_ref, meta_ref = pending.popleft()
-            meta = ember.get(meta_ref)
+            try:
+                meta = ember.get(meta_ref)
+            except TaskError as error:
+                make_readable(error, labels(transforms))
+                raise
             stats.record(name, meta)
             bar.update(1)
             submit()  # the consumer took one: one more may start

@@ -18,6 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import ember
+from ember.exceptions import TaskError
+
+from ._operator_errors import make_readable, missing_columns
 
 Bundles = list[tuple[Any, int]]
 
@@ -53,7 +56,10 @@ def _combine(how: str, params: Any, seed_index: int, *pieces: pa.Table) -> tuple
 
 
 @ember.remote
-def _sample(table: pa.Table, key: str, count: int) -> list[Any]:
+def _sample(table: pa.Table, key: str, count: int, label: str) -> list[Any]:
+    error = missing_columns([key], table.column_names, label)
+    if error is not None:
+        raise error
     if not table.num_rows:
         return []
     column = table.column(key).to_numpy(zero_copy_only=False)
@@ -75,9 +81,15 @@ def random_shuffle(bundles: Bundles, seed: int | None) -> Bundles:
     return _shuffle(bundles, "random", seed, "random", seed, max(len(bundles), 1))
 
 
-def _boundaries(bundles: Bundles, key: str, parts: int) -> list[Any]:
-    samples = sorted(v for values in ember.get([_sample.remote(ref, key, 64)
-                                                 for ref, _ in bundles]) for v in values)
+def _boundaries(bundles: Bundles, key: str, parts: int, label: str) -> list[Any]:
+    """Key values splitting the rows into ``parts`` ranges; sampling is also where a
+    missing key column is found, so the error names ``label``, the user's operator."""
+    try:
+        sampled = ember.get([_sample.remote(ref, key, 64, label) for ref, _ in bundles])
+    except TaskError as error:
+        make_readable(error, [label])
+        raise
+    samples = sorted(v for values in sampled for v in values)
     if not samples or parts <= 1:
         return []
     picks = [samples[int(len(samples) * q / parts)] for q in range(1, parts)]
@@ -86,7 +98,7 @@ def _boundaries(bundles: Bundles, key: str, parts: int) -> list[Any]:
 
 def sort(bundles: Bundles, key: str, descending: bool) -> Bundles:
     parts = max(len(bundles), 1)
-    boundaries = _boundaries(bundles, key, parts)
+    boundaries = _boundaries(bundles, key, parts, f"sort({key!r})")
     out = _shuffle(bundles, "range", (key, boundaries), "sort", (key, descending),
                    len(boundaries) + 1)
     return out[::-1] if descending else out
@@ -94,11 +106,13 @@ def sort(bundles: Bundles, key: str, descending: bool) -> Bundles:
 
 def groupby(bundles: Bundles, keys: list[str], aggregates: list[tuple[str, str | None]],
             parts: int) -> Bundles:
-    partials = [_partial_groups.remote(ref, keys, aggregates) for ref, rows in bundles if rows]
+    label = _groupby_label(keys, aggregates)
+    partials = [_partial_groups.remote(ref, keys, aggregates, label)
+                for ref, rows in bundles if rows]
     if not partials:
         return []
     partial_bundles = [(ref, 1) for ref in partials]
-    boundaries = _boundaries(partial_bundles, keys[0], parts)
+    boundaries = _boundaries(partial_bundles, keys[0], parts, label)
     return _shuffle(partial_bundles, "range", (keys[0], boundaries), "groupby",
                     (keys, aggregates), len(boundaries) + 1)
 
@@ -118,8 +132,22 @@ def _partial_columns(aggregates: list[tuple[str, str | None]]) -> list[tuple[str
     return list(dict.fromkeys(wanted))
 
 
+def _groupby_label(keys: list[str], aggregates: list[tuple[str, str | None]]) -> str:
+    """``groupby('k').sum('x')`` as the user wrote it (``.aggregate(...)`` for several)."""
+    grouped = f"groupby({', '.join(map(repr, keys))})"
+    if len(aggregates) != 1:
+        return f"{grouped}.aggregate(...)"
+    how, column = aggregates[0]
+    return f"{grouped}.{how}({'' if column is None else repr(column)})"
+
+
 @ember.remote
-def _partial_groups(table: pa.Table, keys: list[str], aggregates: list) -> pa.Table:
+def _partial_groups(table: pa.Table, keys: list[str], aggregates: list,
+                    label: str) -> pa.Table:
+    wanted = [*keys, *(column for _, column in aggregates if column is not None)]
+    error = missing_columns(dict.fromkeys(wanted), table.column_names, label)
+    if error is not None:
+        raise error
     table = table.append_column("__rows", pa.array(np.ones(table.num_rows, dtype=np.int64)))
     for how, column in aggregates:
         if how == "std" and f"__sq_{column}" not in table.column_names:

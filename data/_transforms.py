@@ -9,14 +9,10 @@ from typing import Any, Callable
 import pyarrow as pa
 
 
+from . import _operator_errors as errors
 from ._blocks import from_batch, items_to_table, to_batch
 
 _instances: dict[Any, Any] = {}
-
-
-def _noted(error: Exception, operator: str, start: int, stop: int) -> Exception:
-    error.add_note(f"(in operator {operator}, rows {start}-{stop} of its input block)")
-    return error
 
 
 @dataclass
@@ -30,6 +26,11 @@ class MapBatches:
     constructor_kwargs: dict = field(default_factory=dict)
     name: str = "MapBatches"
 
+    @property
+    def label(self) -> str:
+        """The operator as the user wrote it, for errors (``name`` is the stats name)."""
+        return f"map_batches({errors.function_name(self.fn)})"
+
     def _callable(self) -> Callable[..., Any]:
         if not isinstance(self.fn, type):
             return self.fn
@@ -38,7 +39,12 @@ class MapBatches:
         key = (self.fn, repr(self.constructor_args), repr(sorted(self.constructor_kwargs.items())))
         instance = _instances.get(key)
         if instance is None:
-            instance = _instances[key] = self.fn(*self.constructor_args, **self.constructor_kwargs)
+            try:
+                instance = self.fn(*self.constructor_args, **self.constructor_kwargs)
+            except Exception as error:
+                errors.note(error, self.label, f"(while constructing {self.fn.__name__})")
+                raise
+            _instances[key] = instance
         return instance
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -50,10 +56,13 @@ class MapBatches:
             stop = min(start + step, rows)
             batch = to_batch(table.slice(start, stop - start), self.batch_format)
             try:
-                result = fn(batch, *self.fn_args, **self.fn_kwargs)
+                outputs.append(from_batch(fn(batch, *self.fn_args, **self.fn_kwargs),
+                                          "the function"))
             except Exception as error:
-                raise _noted(error, self.name, start, stop)
-            outputs.append(from_batch(result, f"the function of {self.name}"))
+                errors.note(error, self.label, errors.udf_detail(
+                    error, self.fn, table.column_names, "batch",
+                    f"rows {start}-{stop} of its input block"))
+                raise
         return _concat(outputs)
 
 
@@ -65,6 +74,10 @@ class RowMap:
     kind: str
     name: str
 
+    @property
+    def label(self) -> str:
+        return f"{self.kind}({errors.function_name(self.fn)})"
+
     def __call__(self, table: pa.Table) -> pa.Table:
         rows = table.to_pylist()
         out: list[Any] = []
@@ -72,23 +85,25 @@ class RowMap:
         for index, row in enumerate(rows):
             try:
                 result = self.fn(row)
+                if self.kind == "map":
+                    out.append(_check_row(result))
+                elif self.kind == "flat_map":
+                    out.extend(_check_row(r) for r in result)
+                else:
+                    keep.append(bool(result))
             except Exception as error:
-                raise _noted(error, self.name, index, index + 1)
-            if self.kind == "map":
-                out.append(_check_row(result, self.name))
-            elif self.kind == "flat_map":
-                out.extend(_check_row(r, self.name) for r in result)
-            else:
-                keep.append(bool(result))
+                errors.note(error, self.label, errors.udf_detail(
+                    error, self.fn, table.column_names, "row",
+                    f"row {index} of its input block"))
+                raise
         if self.kind == "filter":
             return table.filter(pa.array(keep, type=pa.bool_())) if rows else table
         return items_to_table(out) if out else pa.table({})
 
 
-def _check_row(row: Any, name: str) -> Any:
+def _check_row(row: Any) -> Any:
     if not isinstance(row, dict):
-        raise TypeError(f"the function of {name} must return a dict (a row), got "
-                        f"{type(row).__name__}")
+        raise TypeError(f"the function must return a dict (a row), got {type(row).__name__}")
     return row
 
 
@@ -99,10 +114,14 @@ class Columns:
     columns: list[str]
     keep: bool
 
+    @property
+    def label(self) -> str:
+        return f"{'select' if self.keep else 'drop'}_columns({self.columns!r})"
+
     def __call__(self, table: pa.Table) -> pa.Table:
-        unknown = [c for c in self.columns if c not in table.column_names]
-        if unknown:
-            raise KeyError(f"unknown column(s) {unknown}; the dataset has {table.column_names}")
+        error = errors.missing_columns(self.columns, table.column_names, self.label)
+        if error is not None:
+            raise error
         if self.keep:
             return table.select(self.columns)
         return table.drop_columns(self.columns)
@@ -114,12 +133,19 @@ class AddColumn:
     fn: Any
     batch_format: str
 
+    @property
+    def label(self) -> str:
+        return f"add_column({self.column!r})"
+
     def __call__(self, table: pa.Table) -> pa.Table:
         try:
-            values = self.fn(to_batch(table, self.batch_format))
+            added = from_batch({self.column: self.fn(to_batch(table, self.batch_format))},
+                               "the function")
         except Exception as error:
-            raise _noted(error, f"add_column({self.column!r})", 0, table.num_rows)
-        added = from_batch({self.column: values}, f"add_column({self.column!r})")
+            errors.note(error, self.label, errors.udf_detail(
+                error, self.fn, table.column_names, "batch",
+                f"rows 0-{table.num_rows} of its input block"))
+            raise
         if self.column in table.column_names:
             table = table.drop_columns([self.column])
         return table.append_column(self.column, added.column(0))
@@ -132,13 +158,19 @@ class BlockAggregate:
     column: str
     how: str
     name: str = "Aggregate"
+    operator: str = ""
+    """The dataset method this reduction serves, e.g. ``mean`` (default: ``how``)."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.operator or self.how}({self.column!r})"
 
     def __call__(self, table: pa.Table) -> pa.Table:
         import pyarrow.compute as pc
 
-        if self.column not in table.column_names:
-            raise KeyError(f"unknown column {self.column!r}; the dataset has "
-                           f"{table.column_names}")
+        error = errors.missing_columns([self.column], table.column_names, self.label)
+        if error is not None:
+            raise error
         if not table.num_rows:
             return pa.table({"value": pa.array([], type=table.column(self.column).type)})
         value = getattr(pc, self.how)(table.column(self.column))

@@ -175,7 +175,7 @@ def test_udf_error_names_operator_and_rows():
 
     with pytest.raises(ValueError, match="bad batch") as info:
         data.range(10).map_batches(explode, batch_size=5).take_all()
-    assert "MapBatches(explode)" in str(info.value) and "rows 0-5" in str(info.value)
+    assert "map_batches(explode)" in str(info.value) and "rows 0-5" in str(info.value)
 
 
 def test_split_and_streaming_split_give_disjoint_shares():
