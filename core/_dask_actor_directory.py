@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._actor import ActorHandle
+from ._dask_direct import failed, send
 from ._dask_actors import ActorHost, relay, relay_stream
 from ._dask_tasks import RemoteFailure
 from ._object_ref import ObjectRef
 from ._streams import ObjectRefGenerator
-from .exceptions import ActorDiedError
+from .exceptions import ActorDiedError, TaskCancelledError
 
 _METADATA = "ember-actors"
 
@@ -41,6 +42,7 @@ class DaskActor:
     restarts: int = 0
     dead: str | None = None
     seq: itertools.count = field(default_factory=itertools.count)
+    proxy: tuple[str, Any] | None = None  # (creation key, Dask's actor proxy) once created
 
 
 class DaskActorDirectory:
@@ -86,6 +88,11 @@ class DaskActorDirectory:
     def call(self, handle: Any, method: str, args: tuple, kwargs: dict, num_returns: Any) -> Any:
         backend = self.backend
         actor = self.actors.get(handle._actor_id)
+        if actor is not None and actor.dead and num_returns != "streaming":
+            # As in Ray: the call returns, its result raises (get, not .remote()).
+            key = f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}"
+            return [backend.ref_for(failed(key, ActorDiedError(actor.dead)))
+                    for _ in range(int(num_returns))]
         if actor is not None and actor.dead:
             raise ActorDiedError(actor.dead)
         target = actor.future if actor is not None else backend.future_of(handle._keepalive)
@@ -96,9 +103,16 @@ class DaskActorDirectory:
         if num_returns == "streaming":
             return self._call_streaming(actor, target, seq, method, blob, slots, inputs,
                                         f"{handle._class_name}.{method}")
+        key = f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}"
+        proxy = self._proxy(actor) if backend.owns_client and num_returns == 1 \
+            and not inputs and isinstance(blob, bytes) else None
+        if proxy is not None:  # straight to the actor's worker (see _dask_direct)
+            call = send(self.client, proxy, key, self.caller, seq, method, blob, slots)
+            generation = target.key
+            call.add_done_callback(lambda done: self._observe(actor, generation, done))
+            return [backend.ref_for(call)]
         future = self.client.submit(
-            relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False,
-            key=f"actor-call-{handle._class_name}.{method}-{uuid.uuid4().hex}")
+            relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False, key=key)
         if actor is not None:
             generation = target.key
             future.add_done_callback(lambda done: self._observe(actor, generation, done))
@@ -114,6 +128,23 @@ class DaskActorDirectory:
             pure=False, key=f"actor-call-{name}-{uuid.uuid4().hex}")
         return ObjectRefGenerator._make(queue_name, backend.ref_for(future), backend)
 
+    def _proxy(self, actor: DaskActor | None) -> Any:
+        """Dask's proxy to this actor's current incarnation, once it exists (None until
+        then, and for actors of other processes: those calls go through a relay task)."""
+        if actor is None or actor.dead:
+            return None
+        future = actor.future
+        if actor.proxy is not None and actor.proxy[0] == future.key:
+            return actor.proxy[1]
+        if future.status != "finished":
+            return None  # being created: a relay task waits for it without blocking us
+        try:
+            proxy = future.result()
+        except Exception:  # noqa: BLE001 - its worker was lost: the relay task tells how
+            return None
+        actor.proxy = (future.key, proxy)
+        return proxy
+
     def _counter(self, actor_id: str) -> itertools.count:
         return self._foreign.setdefault(actor_id, itertools.count())
 
@@ -123,8 +154,8 @@ class DaskActorDirectory:
         ``max_restarts`` allows, else the actor is dead."""
         if done.status != "error" or actor.dead:
             return
-        if isinstance(done.exception(), RemoteFailure):
-            return
+        if isinstance(done.exception(), (RemoteFailure, TaskCancelledError)):
+            return  # the method raised, or the caller cancelled its wait: the actor lives
         with self._lock:
             if actor.future.key != generation:
                 return  # another failed call of the same generation already handled it

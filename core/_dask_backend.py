@@ -30,6 +30,7 @@ import cloudpickle
 from . import _last_trace
 from ._backend import LocalRefCounts
 from ._dask_cancel import interrupt as interrupt_task
+from ._dask_direct import DirectCall
 from ._dask_local import LocalClusterProcess, split_resources
 from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
 from ._dask_resources import ClusterResources
@@ -76,6 +77,7 @@ class DaskBackend(LocalRefCounts):
         self._in_transit: collections.deque[tuple[float, Any]] = collections.deque()
         self._held_args: dict[str, list[Any]] = {}  # task key -> nested-ref futures
         self._lock = threading.RLock()
+        self._materializing = threading.Lock()  # one scatter per direct actor call
         self.started = time.time()
         self.alive = True
         from ._dask_actor_directory import DaskActorDirectory
@@ -156,6 +158,7 @@ class DaskBackend(LocalRefCounts):
         future = self.futures.get(key)
         if future is None:
             return
+        future = self._on_cluster(future)
         now = time.monotonic()
         with self._lock:
             self._in_transit.append((now + _TRANSFER_GRACE_S, future))
@@ -224,7 +227,7 @@ class DaskBackend(LocalRefCounts):
         """(arguments blob without top-level refs, their slots, their futures)."""
         serialized, ref_slots = split_args(args, kwargs)
         self._nested = serialized.contained_refs
-        inputs = [self._future(arg) for arg in (*args, *kwargs.values())
+        inputs = [self._on_cluster(self._future(arg)) for arg in (*args, *kwargs.values())
                   if type(arg) is ObjectRef]
         slots = [slot for slot, _ in ref_slots]
         blob: Any = _blob(args, kwargs, slots)
@@ -233,6 +236,24 @@ class DaskBackend(LocalRefCounts):
             # the bytes to a worker and pass their future (Dask resolves it in place).
             [blob] = self._direct(self.client.scatter, [blob], hash=False)
         return blob, slots, inputs
+
+    def _on_cluster(self, future: Any) -> Any:
+        """A Dask Future for ``future``: a direct actor call's value is sent to the
+        cluster under the call's key first (waiting for it; other processes need it)."""
+        if type(future) is not DirectCall:
+            return future
+        with self._materializing:
+            if future.materialized is None:
+                if future.exception() is not None:
+                    from ._dask_actor_directory import _Failed
+
+                    value: Any = _Failed(self._translate(future.exception(), future.key))
+                else:
+                    value = future.result()
+                scattered = self._direct(self.client.scatter, {future.key: value}, hash=False)
+                future.materialized = scattered[future.key]
+            self.futures[future.key] = future.materialized
+            return future.materialized
 
     def split_returns(self, future: Any, num_returns: Any, name: str) -> list[ObjectRef]:
         """Refs for a call's results: the future itself, or one getitem task per value."""
@@ -300,7 +321,9 @@ class DaskBackend(LocalRefCounts):
             if future.status in ("error", "cancelled"):
                 raise self._error(future)
         try:
-            values = self._direct(self.client.gather, futures)
+            on_cluster = [f for f in futures if type(f) is not DirectCall]
+            gathered = iter(self._direct(self.client.gather, on_cluster) if on_cluster else ())
+            values = [f.result() if type(f) is DirectCall else next(gathered) for f in futures]
         except Exception as error:  # raced with a cancel or a worker loss
             for future in futures:  # name the failed one (an actor call, a cancel...)
                 if future.status in ("error", "cancelled", "lost"):
@@ -373,6 +396,8 @@ class DaskBackend(LocalRefCounts):
             raise self._connection_lost(f"{type(error).__name__}: {error}") from error
 
     def _translate(self, error: BaseException, key: str = "") -> BaseException:
+        if isinstance(error, TaskCancelledError):  # a direct actor call cancelled here
+            return error
         if isinstance(error, RemoteFailure):
             if error.record.function_name.endswith(".__init__"):
                 return ActorDiedError(
@@ -422,6 +447,10 @@ class DaskBackend(LocalRefCounts):
         process is killed (Dask re-runs nothing: the key is cancelled)."""
         future = self._future(ref)
         key = future.key
+        if type(future) is DirectCall:  # already on the actor's worker: it runs, we stop waiting
+            future.settle(error=TaskCancelledError(
+                f"the actor call {key} was cancelled with ember.cancel()"))
+            return
         running_on = [address for address, keys in self.client.processing().items()
                       if key in keys]  # before cancelling: then the scheduler forgets it
         # Remembered where every process looks, so a get anywhere tells a cancel from a

@@ -1,0 +1,82 @@
+"""Dask: a driver's actor call goes straight to the actor's worker (no task, no
+scheduler), and its result still works everywhere a ref goes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import ember
+from tests_support.dask_cluster import dask_cluster
+
+pytestmark = pytest.mark.cluster
+
+
+@ember.remote
+class Counter:
+    def __init__(self):
+        self.value = 0
+
+    def add(self, amount):
+        self.value += amount
+        return self.value
+
+    def slow(self, seconds):
+        time.sleep(seconds)
+        return "done"
+
+    def fail(self):
+        raise KeyError("missing")
+
+
+@ember.remote
+def double(x):
+    return 2 * x
+
+
+@pytest.fixture(scope="module")
+def cluster():  # type: ignore[no-untyped-def]
+    ember.shutdown()
+    with dask_cluster(workers=2) as (address, _):
+        ember.init(address=address)
+        try:
+            yield
+        finally:
+            ember.shutdown()
+
+
+def _scheduler_tasks() -> int:
+    from ember.core._context import current
+
+    return current().client.run_on_scheduler(
+        lambda dask_scheduler=None: len(dask_scheduler.tasks))
+
+
+def test_calls_do_not_go_through_the_scheduler_and_keep_their_order(cluster):
+    counter = Counter.remote()
+    ember.get(counter.add.remote(0))
+    before = _scheduler_tasks()
+    refs = [counter.add.remote(1) for _ in range(200)]
+    assert _scheduler_tasks() - before < 10  # no relay task per call (was one each)
+    assert ember.get(refs) == list(range(1, 201))
+
+
+def test_a_direct_result_is_an_argument_of_tasks_and_other_calls(cluster):
+    counter = Counter.remote()
+    ref = counter.add.remote(21)
+    assert ember.get(double.remote(ref)) == 42        # a task argument
+    assert ember.get(counter.add.remote(ref)) == 42   # another call's argument (21 + 21)
+    nested = ember.put({"inside": ref})               # nested in another object
+    assert ember.get(ember.get(nested)["inside"]) == 21
+
+
+def test_errors_keep_their_type_and_cancel_stops_the_wait(cluster):
+    counter = Counter.remote()
+    with pytest.raises(KeyError):
+        ember.get(counter.fail.remote())
+    slow = counter.slow.remote(2)
+    ember.cancel(slow)
+    with pytest.raises(ember.TaskCancelledError):
+        ember.get(slow, timeout=10)
+    assert ember.get(counter.add.remote(1)) == 1  # the actor still works
