@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
+from ember.core.serialization import dumps_keeping_filenames
 
 from ._config import DeploymentConfig
 from ._handle import DeploymentHandle
@@ -120,7 +120,7 @@ def _spec(name: str, deployment: Deployment, config: DeploymentConfig, args: Any
           kwargs: Any) -> DeploymentSpec:
     target = deployment.func_or_class
     try:
-        blob = cloudpickle.dumps((target, args, kwargs))
+        blob = dumps_keeping_filenames((target, args, kwargs))  # tracebacks name files
     except Exception as error:
         raise TypeError(
             f"deployment {name!r}: its code or bind() arguments cannot be pickled to send "

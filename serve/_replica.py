@@ -7,9 +7,9 @@
 Everything runs on the actor's event loop: ``async def`` user methods are awaited, plain
 ones run inline (a model that computes for a while holds the loop, as in Ray).
 
-The user's code arrives as a blob written by ``dumps_target``, which keeps each code
-object's file name (as core does for tasks), so a replica's traceback names the user's
-file and line and shows the source line. Each HTTP request is one INFO record on the
+The user's code arrives as a blob pickled by core's ``dumps_keeping_filenames`` (see
+``_application``), so a replica's traceback names the user's file and line and shows the
+source line. Each HTTP request is one INFO record on the
 ``ember.serve`` logger (``GET /predict 200 3.1ms``), off unless that level is enabled.
 """
 
@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import io
 import logging
 import os
 import time
 import traceback
-import types
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,27 +30,6 @@ from . import _http_io, _wire
 from ._handle import prefetch
 
 logger = logging.getLogger("ember.serve")
-
-
-class _Pickler(cloudpickle.CloudPickler):
-    """cloudpickle keeping ``co_filename`` (the twin of core's task pickler, which
-    libraries may not import): cloudpickle writes ``<dynamic-code>`` instead, and a
-    traceback then shows neither the user's file nor the failing line."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is types.CodeType:
-            constructor, args = cloudpickle.cloudpickle._code_reduce(obj)
-            return constructor, tuple(
-                obj.co_filename if a == "<dynamic-code>" else a for a in args)
-        return super().reducer_override(obj)
-
-
-def dumps_target(target: Any, args: Any, kwargs: Any) -> bytes:
-    """The blob a Replica is built from: the deployment's class or function and its
-    ``bind()`` arguments, pickled by value where cloudpickle would, file names kept."""
-    stream = io.BytesIO()
-    _Pickler(stream, protocol=5).dump((target, args, kwargs))
-    return stream.getvalue()
 
 
 class Replica:

@@ -1,5 +1,5 @@
 """What a failing replica tells its user: the traceback of their own file, line and source
-(``dumps_target`` keeps code file names as core's task pickler does), and one request line
+(core's ``dumps_keeping_filenames`` keeps code file names as the task pickler does), and one request line
 per HTTP request on the ``ember.serve`` logger, at INFO."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 from tests_support import wait_for
 
 from ember import serve
-from ember.serve._replica import Replica, dumps_target
+from ember.core.serialization import dumps_keeping_filenames
+from ember.serve._replica import Replica
 
 @serve.deployment
 class Failing:
@@ -52,8 +53,8 @@ def _line_of(source_line: str, occurrence: int = 1) -> int:
     return numbers[occurrence - 1]
 
 
-def test_dumps_target_keeps_the_users_file_line_and_source_in_tracebacks():
-    target, args, kwargs = cloudpickle.loads(dumps_target(failing.func_or_class, (7,), {}))
+def test_the_deployment_pickler_keeps_the_users_file_line_and_source_in_tracebacks():
+    target, args, kwargs = cloudpickle.loads(dumps_keeping_filenames((failing.func_or_class, (7,), {})))
     assert target is not failing.func_or_class  # pickled by value, as replicas get it
     assert (args, kwargs) == ((7,), {})
     with pytest.raises(ValueError) as info:
@@ -63,7 +64,7 @@ def test_dumps_target_keeps_the_users_file_line_and_source_in_tracebacks():
     assert (frame.lineno, frame.line) == (_line_of(_RAISE_VALUE, 2), _RAISE_VALUE)
 
 
-def test_plain_cloudpickle_loses_the_file_name():  # why dumps_target exists
+def test_plain_cloudpickle_loses_the_file_name():  # why serve uses core's pickler
     target, _, _ = cloudpickle.loads(cloudpickle.dumps((failing.func_or_class, (), {})))
     assert target.__code__.co_filename == "<dynamic-code>"
 
@@ -74,8 +75,6 @@ class _FakeRequest:
         self.path = path
 
 
-@pytest.mark.xfail(strict=True, reason="serve/_application.py still pickles deployments with "
-                   "cloudpickle.dumps; it must call _replica.dumps_target")
 def test_replica_traceback_names_the_users_file_line_and_source(port, capfd):
     handle = serve.run(Failing.bind(), port=port)
     response = httpx.get(f"http://127.0.0.1:{port}/nowhere")
@@ -113,7 +112,7 @@ def _serve(replica: Replica, method: str, path: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def replica() -> Replica:
-    return Replica("app", "failing", "r1", dumps_target(failing.func_or_class, (), {}), True)
+    return Replica("app", "failing", "r1", dumps_keeping_filenames((failing.func_or_class, (), {})), True)
 
 
 @pytest.mark.parametrize("method, path, status", [
