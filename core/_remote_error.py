@@ -121,6 +121,15 @@ def make_task_error(function_name: str, text: str, cause: BaseException | None) 
     error.function_name = function_name
     error.traceback_text = text
     error.cause = cause
+    notes = getattr(cause, "__notes__", None)
+    if notes and all(str(note) in text for note in notes):
+        # The notes are in the traceback text already: printed there once, not again
+        # under the chained cause and after the message.
+        error.__dict__.pop("__notes__", None)
+        try:
+            del cause.__notes__
+        except AttributeError:
+            pass
     # The traceback is in str(error); chain the original exception (type and message)
     # so Python's report shows it once, without repeating the traceback.
     error.__cause__ = cause

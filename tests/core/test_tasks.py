@@ -343,3 +343,19 @@ def test_sys_exit_in_a_task_is_an_ordinary_task_failure(code, status):
     assert f"sys.exit({code!r})" in str(failed.value)
     assert f"exit code {status}" in str(failed.value)
     assert ember.get(add.remote(1, 1), timeout=30) == 2  # the engine keeps working
+
+
+@ember.remote
+def _fails_with_a_note():
+    error = ValueError("bad input")
+    error.add_note("while reading row 7")
+    raise error
+
+
+def test_a_remote_errors_notes_are_printed_once():
+    import traceback
+
+    with pytest.raises(ValueError) as raised:
+        ember.get(_fails_with_a_note.remote())
+    report = "".join(traceback.format_exception(raised.value))
+    assert report.count("while reading row 7") == 1, report
