@@ -25,6 +25,23 @@ class ActorPoolStrategy:
     Example::
 
         ds.map_batches(Model, compute=ember.data.ActorPoolStrategy(min_size=1, max_size=2))
+
+    The pool starts ``min_size`` actors when the stage starts, sends each block to the
+    least busy one (at most 2 queued per actor), adds one actor while all are that busy
+    and the pool is below ``max_size``, and kills its actors when the stage ends.
+    Output blocks keep the input order. Ray's ``initial_size`` and
+    ``max_tasks_in_flight_per_actor`` are not accepted.
+
+    Args:
+        size: a fixed pool of this many actors (sets both bounds; not with
+            ``min_size`` / ``max_size``). Default None: use the bounds.
+        min_size: actors started up front, a positive int. Default None: 1.
+        max_size: the most actors the pool grows to, a positive int >= ``min_size``.
+            Default None: ``max(min_size, 4)`` (Ray's default is unbounded).
+
+    Raises:
+        ValueError: ``size`` together with a bound, a bound that is not a positive
+            int, or ``min_size > max_size``.
     """
 
     def __init__(self, size: int | None = None, *, min_size: int | None = None,
@@ -45,6 +62,15 @@ class ActorPoolStrategy:
 
     @classmethod
     def from_concurrency(cls, concurrency: Any) -> ActorPoolStrategy:
+        """The pool ``map_batches(concurrency=...)`` asks for.
+
+        Args:
+            concurrency: an int ``n`` (a fixed pool of ``n`` actors) or a
+                ``(min_size, max_size)`` tuple.
+
+        Returns:
+            An ActorPoolStrategy.
+        """
         if isinstance(concurrency, tuple) and len(concurrency) == 2:
             return cls(min_size=concurrency[0], max_size=concurrency[1])
         return cls(size=concurrency)

@@ -30,6 +30,14 @@ class DataContext:
 
         ctx = ember.data.DataContext.get_current()
         ctx.max_blocks_in_flight = 4
+
+    There is one per process: a change in the driver applies to the datasets it runs
+    (and, for ``target_block_rows``, to the sources created after it), not to other
+    processes (e.g. the coordinator actor of ``streaming_split``).
+
+    Raises:
+        ValueError: ``target_block_rows`` or ``max_blocks_in_flight`` is not a
+            positive int.
     """
 
     target_block_rows: int = 1_000_000
@@ -52,6 +60,8 @@ class DataContext:
 
     @classmethod
     def get_current(cls) -> DataContext:
+        """This process's context (created with the defaults on first use); change its
+        fields to change how datasets run."""
         with cls._lock:
             if cls._current is None:
                 cls._current = DataContext()

@@ -126,15 +126,34 @@ class DataIterator:
 
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str = "default",
                      drop_last: bool = False) -> Iterator[Any]:
+        """This share's batches; each call is a new pass (epoch) over the share.
+
+        Args:
+            batch_size: rows per batch, a positive int (default 256), across blocks.
+                None: one batch per block.
+            batch_format: ``"default"`` or ``"numpy"`` (a dict of numpy arrays),
+                ``"pandas"`` or ``"pyarrow"``.
+            drop_last: True drops a last batch smaller than ``batch_size``.
+        """
         yield from rebatch(self._blocks(), batch_size, check_batch_format(batch_format),
                            drop_last)
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """This share's rows as dicts; each call is a new pass over the share."""
         for batch in self.iter_batches(batch_size=None, batch_format="pyarrow"):
             yield from batch.to_pylist()
 
     def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
                            device: str = "cpu", drop_last: bool = False) -> Iterator[Any]:
+        """This share's batches as dicts of torch tensors; a new pass on each call.
+
+        Args:
+            batch_size: rows per batch (default 256); None: one batch per block.
+            dtypes: None: numpy's dtypes; a torch dtype for every column; or a dict
+                of column name -> torch dtype.
+            device: where the tensors go, e.g. ``"cuda:0"``; default ``"cpu"``.
+            drop_last: True drops a last batch smaller than ``batch_size``.
+        """
         from ._torch import to_torch
 
         for batch in self.iter_batches(batch_size=batch_size, drop_last=drop_last):

@@ -60,6 +60,19 @@ class Checkpoint:
 
         with result.checkpoint.as_directory() as d:
             model.load_state_dict(torch.load(os.path.join(d, "model.pt")))
+
+    ``Checkpoint(path)`` refers to the directory at ``path`` as it is (nothing is
+    copied or checked).
+
+    Args:
+        path: a local directory (``~`` expanded, made absolute) or a URI pyarrow.fs
+            opens (``s3://bucket/ckpt``, ``gs://...``); with ``filesystem``, a path on
+            it.
+        filesystem: a ``pyarrow.fs.FileSystem`` holding ``path``. Default None:
+            inferred from ``path``.
+
+    Raises:
+        ValueError: a URI pyarrow.fs cannot open.
     """
 
     def __init__(self, path: str | os.PathLike[str], filesystem: Any = None):
@@ -67,14 +80,30 @@ class Checkpoint:
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike[str]) -> Checkpoint:
-        """A checkpoint of a local directory (``report`` copies it into storage)."""
+        """A checkpoint of a local directory (``report`` copies it into storage).
+
+        Args:
+            path: an existing local directory, or a URI (not checked).
+
+        Raises:
+            ValueError: a local ``path`` that is not a directory.
+        """
         path = os.fspath(path)
         if "://" not in path and not os.path.isdir(path):
             raise ValueError(f"Checkpoint.from_directory({path!r}): no such directory")
         return cls(path)
 
     def to_directory(self, path: str | os.PathLike[str] | None = None) -> str:
-        """Copy the files into ``path`` (a new temporary folder when None); return it."""
+        """Copy the files into ``path`` (a new temporary folder when None); return it.
+
+        Args:
+            path: a local directory (created if missing; files already there of the
+                same names are overwritten). Default None: a new temporary folder,
+                which the caller removes.
+
+        Returns:
+            The directory the files are in.
+        """
         target = os.fspath(path) if path is not None else tempfile.mkdtemp(prefix="checkpoint-")
         import pyarrow.fs as pafs
 

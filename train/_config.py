@@ -29,11 +29,19 @@ class ScalingConfig:
     """
 
     num_workers: int = 1
+    """How many training processes (ranks), an int >= 1; default 1."""
     use_gpu: bool = False
+    """True: each worker holds one GPU (unless ``resources_per_worker`` says otherwise),
+    trains on it (``get_device``) and the process group uses nccl; False (the default):
+    CPU and gloo."""
     resources_per_worker: Mapping[str, float] | None = None
-    """Per worker, e.g. ``{"CPU": 2, "GPU": 1}`` (default: 1 CPU, plus 1 GPU with use_gpu)."""
+    """Per worker, e.g. ``{"CPU": 2, "GPU": 1}`` (default: 1 CPU, plus 1 GPU with use_gpu).
+    Keys ``cpu`` / ``gpu`` in any case, custom resource names as given; amounts are
+    numbers >= 0, each replacing the default for its key (``{"CPU": 2}`` with use_gpu
+    still holds 1 GPU). A worker runs torch with one thread per CPU it holds."""
     placement_strategy: str = "PACK"
-    """How the workers' bundles are placed on nodes (Ray's placement-group strategies)."""
+    """How the workers' bundles are placed on nodes (Ray's placement-group strategies):
+    ``"PACK"`` (the default), ``"SPREAD"``, ``"STRICT_PACK"`` or ``"STRICT_SPREAD"``."""
 
     def __post_init__(self) -> None:
         _check_int("ScalingConfig", "num_workers", self.num_workers, 1)
@@ -55,7 +63,11 @@ class ScalingConfig:
                         f"amounts >= 0, got {key!r}: {amount!r}")
 
     def worker_resources(self) -> dict[str, float]:
-        """One worker's bundle: CPU and GPU spelled as Ember's resource names."""
+        """One worker's bundle: CPU and GPU spelled as Ember's resource names.
+
+        Returns:
+            A dict of resource name -> amount, e.g. ``{"CPU": 1.0, "GPU": 1.0}``.
+        """
         resources = {"CPU": 1.0, **({"GPU": 1.0} if self.use_gpu else {})}
         for key, amount in (self.resources_per_worker or {}).items():
             resources[key.upper() if key.lower() in ("cpu", "gpu") else key] = float(amount)
@@ -79,8 +91,14 @@ class CheckpointConfig:
     """
 
     num_to_keep: int | None = None
+    """How many persisted checkpoints to keep, an int >= 1 (the others are deleted from
+    storage; the latest is kept besides). Default None: all of them."""
     checkpoint_score_attribute: str | None = None
+    """The reported metric that ranks checkpoints (a report lacking it ranks last).
+    Default None: the newest are the best."""
     checkpoint_score_order: str = "max"
+    """``"max"`` (the default): a higher ``checkpoint_score_attribute`` is better;
+    ``"min"``: a lower one."""
     checkpoint_frequency: int = 0
     """Tune, class trainables (e.g. an rl Algorithm): save every N iterations (0: never)."""
     checkpoint_at_end: bool = True
@@ -104,6 +122,9 @@ class FailureConfig:
     """How many times a failed run restarts from its latest checkpoint (-1: always)."""
 
     max_failures: int = 0
+    """How many failures (a rank raising, dying or timing out) to restart after, an int
+    >= -1: 0 (the default) fails on the first, -1 restarts without limit. Under tune,
+    the trial's restarts."""
 
     def __post_init__(self) -> None:
         _check_int("FailureConfig", "max_failures", self.max_failures, -1)
@@ -124,10 +145,19 @@ class RunConfig:
     """
 
     name: str | None = None
+    """The run's folder under ``storage_path`` (no ``/``). Default None:
+    ``TorchTrainer_<date>_<time>`` (a Tuner names it after the trainable)."""
     storage_path: str | None = None
+    """A local folder or URI for the run's folder. Default None: ``$EMBER_STORAGE_PATH``
+    if set, else ``~/ember_results``."""
     checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
+    """Which checkpoints to keep (None: the defaults, keep all)."""
     failure_config: FailureConfig = field(default_factory=FailureConfig)
+    """How many failures to survive (None: the defaults, none)."""
     stop: Any = None
+    """Read by ``Tuner`` only (``TorchTrainer.fit`` ignores it): a dict of
+    ``{metric: threshold}`` (a trial stops once any reported metric reaches its value),
+    a function ``fn(trial_id, result) -> bool``, or a ``tune.Stopper``. Default None."""
     verbose: int = 1
     """0: silent; 1: a table row per report (tune: a trial table)."""
 
@@ -152,4 +182,6 @@ class RunConfig:
         _check_int("RunConfig", "verbose", self.verbose, 0)
 
     def resolved_storage_path(self) -> str:
+        """``storage_path``, or the default (``$EMBER_STORAGE_PATH``, else
+        ``~/ember_results``) when it is None."""
         return str(self.storage_path) if self.storage_path is not None else default_storage_path()

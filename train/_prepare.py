@@ -11,7 +11,15 @@ from ._torch_setup import device_for
 
 
 def get_device() -> Any:
-    """The torch device this worker trains on (``cpu``, or its GPU with use_gpu)."""
+    """The torch device this worker trains on (``cpu``, or its GPU with use_gpu).
+
+    Returns:
+        A ``torch.device``: ``cpu``; with ``use_gpu``, ``cuda:0`` when the worker sees
+        only its own GPU, else ``cuda:<local rank>``. Outside a run, ``cpu``.
+
+    Raises:
+        RuntimeError: ``use_gpu`` is set but the worker sees no GPU.
+    """
     import torch
 
     session = current()
@@ -29,7 +37,26 @@ def _world_size() -> int:
 def prepare_model(model: Any, *, move_to_device: bool = True, parallel_strategy: str | None = "ddp",
                   **ddp_kwargs: Any) -> Any:
     """Move ``model`` to this worker's device and, with more than one worker, wrap it in
-    DistributedDataParallel (gradients averaged across workers on ``backward``)."""
+    DistributedDataParallel (gradients averaged across workers on ``backward``).
+
+    Args:
+        model: a ``torch.nn.Module``.
+        move_to_device: True (the default) moves it to ``get_device()``; False leaves
+            it where it is.
+        parallel_strategy: ``"ddp"`` (the default): wrap in DistributedDataParallel
+            when the run has more than one worker; None: never wrap. Ray's ``"fsdp"``
+            is not supported.
+        **ddp_kwargs: passed to DistributedDataParallel (on a GPU, ``device_ids`` and
+            ``output_device`` default to the worker's GPU).
+
+    Returns:
+        The model, moved and possibly wrapped (reach the original as ``.module`` when
+        wrapped).
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+        ValueError: ``parallel_strategy`` is neither ``"ddp"`` nor None.
+    """
     import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -54,7 +81,24 @@ def prepare_data_loader(data_loader: Any, *, add_dist_sampler: bool = True,
                         move_to_device: bool = True) -> Any:
     """Give each worker its own part of ``data_loader``'s dataset (a DistributedSampler,
     shuffling if the loader shuffled, re-seeded every epoch) and move batches to the
-    worker's device."""
+    worker's device.
+
+    Args:
+        data_loader: a ``torch.utils.data.DataLoader``.
+        add_dist_sampler: True (the default): with more than one worker, rebuild the
+            loader with a DistributedSampler (its batch size, workers, collate_fn...
+            kept), unless it already has one or its dataset is an IterableDataset
+            (then each worker reads all of it). False: keep the loader's sampler.
+        move_to_device: True (the default) moves each batch's tensors (also inside
+            lists, tuples and dicts) to ``get_device()``; False leaves them.
+
+    Returns:
+        An iterable with the loader's length and attributes; each ``for`` loop over it
+        is one epoch (the sampler's epoch advances, so shuffles differ).
+
+    Raises:
+        TypeError: ``data_loader`` is not a DataLoader.
+    """
     import torch
     from torch.utils.data import DataLoader, RandomSampler
     from torch.utils.data.distributed import DistributedSampler

@@ -44,13 +44,21 @@ class Result:
     """
 
     metrics: dict[str, Any] | None
+    """Rank 0's last reported metrics (None when nothing was reported)."""
     checkpoint: Checkpoint | None
+    """The latest persisted checkpoint, None if there is none."""
     path: str
+    """The run's folder in storage (``storage_path/name``)."""
     error: BaseException | None = None
+    """The exception that ended the run (a ``TrainingFailedError``), else None."""
     metrics_history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Rank 0's metrics of every committed report, in order."""
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list,
                                                                       repr=False)
+    """The kept checkpoints as (checkpoint, its report's metrics), best first (see
+    ``CheckpointConfig``)."""
     config: dict[str, Any] = field(default_factory=dict)
+    """The ``train_loop_config`` the loop was given (a tune trial's merged in)."""
 
     @property
     def metrics_dataframe(self) -> Any:

@@ -33,38 +33,56 @@ class TrainContext:
     """
 
     world_rank: int = 0
+    """This worker's rank among all workers, 0 .. world_size - 1."""
     world_size: int = 1
+    """How many workers the run has."""
     local_rank: int = 0
+    """This worker's rank among the run's workers on its node."""
     local_world_size: int = 1
+    """How many of the run's workers are on this node."""
     node_rank: int = 0
+    """The index of this worker's node among the run's nodes."""
     experiment_name: str = ""
+    """The run's name (its folder's name in storage; under tune, the experiment's)."""
     trial_name: str | None = None
+    """Under tune, the trial's name, else None."""
     trial_id: str | None = None
+    """Under tune, the trial's id, else None."""
     trial_dir: str | None = None
+    """Under tune, the trial's folder, else None."""
     use_gpu: bool = False
+    """Whether the run's workers train on GPUs (``ScalingConfig.use_gpu``)."""
 
     def get_world_rank(self) -> int:
+        """This worker's rank among all workers, 0 .. world_size - 1 (torch's RANK)."""
         return self.world_rank
 
     def get_world_size(self) -> int:
+        """How many workers the run has (torch's WORLD_SIZE)."""
         return self.world_size
 
     def get_local_rank(self) -> int:
+        """This worker's rank among the run's workers on its node (LOCAL_RANK)."""
         return self.local_rank
 
     def get_local_world_size(self) -> int:
+        """How many of the run's workers are on this worker's node."""
         return self.local_world_size
 
     def get_node_rank(self) -> int:
+        """The index of this worker's node among the run's nodes (NODE_RANK)."""
         return self.node_rank
 
     def get_experiment_name(self) -> str:
+        """The run's name: its folder's name in storage (under tune, the experiment's)."""
         return self.experiment_name
 
     def get_trial_name(self) -> str | None:
+        """The tune trial's name, or None outside tune."""
         return self.trial_name
 
     def get_trial_id(self) -> str | None:
+        """The tune trial's id, or None outside tune."""
         return self.trial_id
 
     def get_trial_dir(self) -> str | None:
@@ -178,6 +196,26 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
     checkpoint is copied into the run's storage and is durable when this returns. If a
     rank dies, the others stop at their next report (the run restarts from the last
     checkpoint every rank reached). Under tune, a function trainable reports to its trial.
+
+    Example::
+
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(model.state_dict(), os.path.join(d, "model.pt"))
+            ember.train.report({"loss": loss}, checkpoint=Checkpoint.from_directory(d))
+
+    Args:
+        metrics: a dict of metric name (str) -> value; rank 0's become
+            ``Result.metrics`` and a row of ``Result.metrics_history``; the other
+            ranks' are dropped.
+        checkpoint: a ``Checkpoint`` to persist with this report; only rank 0's is
+            kept (the other ranks' are ignored; Ray's per-rank checkpoint files are
+            not merged). It is copied, so its folder may be deleted on return. Default
+            None: no checkpoint.
+
+    Raises:
+        TypeError: ``metrics`` is not a dict with str keys, or ``checkpoint`` is not a
+            Checkpoint.
+        RuntimeError: called outside a training loop or tune trial.
     """
     _check_metrics(metrics)
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
@@ -196,7 +234,15 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
 
 
 def get_context() -> TrainContext:
-    """The calling worker's ranks (or the trial's context in a tune function trainable)."""
+    """The calling worker's ranks (or the trial's context in a tune function trainable).
+
+    Returns:
+        A ``TrainContext`` (in a tune function trainable: rank 0 of 1 with the trial's
+        names).
+
+    Raises:
+        RuntimeError: called outside a training loop or tune trial.
+    """
     session = current()
     if session is not None:
         return session.context
@@ -210,7 +256,11 @@ def get_context() -> TrainContext:
 
 def get_checkpoint() -> Checkpoint | None:
     """The checkpoint to resume from: the latest reported one after a restart, else
-    ``resume_from_checkpoint`` (or the trial's), else None."""
+    ``resume_from_checkpoint`` (or the trial's), else None.
+
+    Returns:
+        A ``Checkpoint`` or None (also None outside a training loop or trial).
+    """
     session = current()
     if session is not None:
         return session.checkpoint
@@ -220,7 +270,23 @@ def get_checkpoint() -> Checkpoint | None:
 
 def get_dataset_shard(name: str = "train") -> Any:
     """This worker's share of ``TorchTrainer(datasets={name: ds})``: a DataIterator with
-    ``iter_batches`` / ``iter_torch_batches``, re-iterable once per epoch."""
+    ``iter_batches`` / ``iter_torch_batches``, re-iterable once per epoch.
+
+    Each dataset is split with ``streaming_split(num_workers, equal=True)`` when
+    ``fit`` starts: every rank gets exactly the same number of rows (up to
+    ``num_workers - 1`` rows are dropped), so collectives stay in step.
+
+    Args:
+        name: the key the dataset was given under in ``datasets`` (default
+            ``"train"``).
+
+    Returns:
+        A DataIterator (``iter_batches``, ``iter_torch_batches``, ``iter_rows``).
+
+    Raises:
+        KeyError: no dataset of that name (the message lists them).
+        RuntimeError: called outside a training loop run by ``TorchTrainer.fit``.
+    """
     session = current()
     if session is None:
         raise RuntimeError("ember.train.get_dataset_shard() is called from a training loop "

@@ -65,6 +65,26 @@ class TorchTrainer:
     Each worker's environment is torchrun's (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR,
     MASTER_PORT), with the default process group already initialised (gloo, or nccl
     with ``use_gpu``). A TorchTrainer is also a tune trainable (see ember.train.trial).
+
+    Args:
+        train_loop_per_worker: the loop every worker runs, ``loop(config)`` or
+            ``loop()`` (a function with a positional parameter is given the config).
+            It reports with ``ember.train.report``; its exception fails the run.
+        train_loop_config: the dict passed to the loop. Default None: ``{}``.
+        scaling_config: how many workers and their resources. Default None:
+            ``ScalingConfig()`` (one CPU worker).
+        run_config: where results go, which checkpoints to keep, how many failures to
+            survive. Default None: ``RunConfig()``.
+        datasets: a dict of name -> ``ember.data.Dataset``; each is split equally
+            between the workers when ``fit`` starts (``get_dataset_shard(name)``).
+            Default None: none.
+        resume_from_checkpoint: a ``Checkpoint`` the loop starts from
+            (``get_checkpoint()`` returns it until a newer one is reported). Default
+            None.
+
+    Raises:
+        TypeError: an argument of the wrong type (e.g. ``train_loop_config`` not a
+            dict, or a dataset that is not an ember Dataset).
     """
 
     def __init__(self, train_loop_per_worker: Callable[..., Any], *,
@@ -100,7 +120,19 @@ class TorchTrainer:
     # -- running on its own -------------------------------------------------------------------
     def fit(self, raise_on_failure: bool = True) -> Result:
         """Train to the end; a failure beyond ``max_failures`` raises TrainingFailedError
-        (or, with ``raise_on_failure=False``, is returned in ``Result.error``)."""
+        (or, with ``raise_on_failure=False``, is returned in ``Result.error``).
+
+        Args:
+            raise_on_failure: True (the default) raises the failure; False returns it
+                in the Result.
+
+        Returns:
+            The ``Result``: last metrics, checkpoints, the run's folder.
+
+        Raises:
+            TrainingFailedError: the run failed more than
+                ``FailureConfig.max_failures`` times (with ``raise_on_failure``).
+        """
         name = self.run_config.name or time.strftime("TorchTrainer_%Y-%m-%d_%H-%M-%S")
         storage = RunStorage.open(self.run_config.resolved_storage_path(), name)
         result = _Run(self, self.scaling_config, storage, None, self.train_loop_config).execute()
@@ -110,7 +142,17 @@ class TorchTrainer:
 
     # -- running as a tune trial (the protocol in ember.train.trial) ----------------------------
     def trial_bundles(self, config: dict[str, Any] | None = None) -> list[dict[str, float]]:
-        """The bundles a trial with ``config`` must reserve for this trainer's workers."""
+        """The bundles a trial with ``config`` must reserve for this trainer's workers.
+
+        Called by a tuner, not by users (see ``ember.train.trial``).
+
+        Args:
+            config: the trial's config; its ``"scaling_config"`` (a ScalingConfig, or a
+                dict of its fields) overrides the trainer's. Default None: ``{}``.
+
+        Returns:
+            One resource dict per worker.
+        """
         scaling = self._scaling_for(config or {})
         return [scaling.worker_resources()] * scaling.num_workers
 
@@ -129,7 +171,22 @@ class TorchTrainer:
 
     def run_trial(self, config: dict[str, Any]) -> Result:
         """Train inside the current tune trial with the trial's ``config`` applied; rank 0's
-        reports go to the trial. Raises what the trial's ``report`` raises (to stop it)."""
+        reports go to the trial. Raises what the trial's ``report`` raises (to stop it).
+
+        Called by a tuner, not by users (see ``ember.train.trial``).
+
+        Args:
+            config: the trial's config: ``"scaling_config"`` overrides the workers,
+                ``"train_loop_config"`` and every other key are merged into
+                ``train_loop_config``.
+
+        Returns:
+            The trial's ``Result``.
+
+        Raises:
+            RuntimeError: not called inside a tune trial.
+            TrainingFailedError: the run failed beyond ``max_failures``.
+        """
         trial = current_trial_session()
         if trial is None:
             raise RuntimeError("TorchTrainer.run_trial() runs inside a tune trial; call fit()")
