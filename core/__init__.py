@@ -1,6 +1,19 @@
 """ember.core: tasks, objects and the engines that run them.
 
 Porting a Ray script is mostly ``import ember as ray``.
+
+Layout (each layer imports only the ones below it; tests/test_architecture.py checks)::
+
+    _api                 the public functions (init, remote, get, ...); init starts a backend
+    embedded/  dask/  _local_mode
+                         the three backends: the engine in the driver (default), a Dask
+                         cluster, and in-process local mode; none imports another
+    _actor _remote_function _object_ref _generator _placement_group _options
+    _backend _context _serialization _remote_error _task_args _resources _env _log
+    exceptions           what every backend shares: the user-facing types, the Backend
+                         protocol a backend implements, and the current session
+    internal_kv settings serialization
+                         small public modules for Ember's libraries (no private imports)
 """
 
 from . import exceptions
@@ -23,11 +36,11 @@ from ._api import (
     timeline,
     wait,
 )
+from ._generator import ObjectRefGenerator
 from ._object_ref import ObjectRef
 from ._options import PlacementGroupSchedulingStrategy
 from ._placement_group import PlacementGroup
 from ._remote_function import RemoteFunction
-from ._streams import ObjectRefGenerator
 from .exceptions import (
     ActorDiedError,
     EmberError,

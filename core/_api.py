@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence, TypeVar, overload
 
 from . import _context, _log
-from ._object_ref import ObjectRef, _awaitable_error_hint
-from dataclasses import fields
-
 from ._actor import ActorClass, ActorHandle
+from ._object_ref import ObjectRef, _awaitable_error_hint
 from ._options import ActorOptions, InitOptions, TaskOptions, replace_checked
 from ._placement_group import PlacementGroup, check_bundles
 from ._remote_function import RemoteFunction
@@ -165,14 +163,14 @@ def _start_backend(options: InitOptions) -> Any:
         if options.local_mode:
             raise ValueError("local_mode=True runs in this process; it cannot use address= "
                              "or backend='dask'")
-        from ._dask_backend import DaskBackend
+        from .dask._backend import DaskBackend
 
         return DaskBackend.start(options)
     if options.local_mode:
         from ._local_mode import LocalModeBackend
 
         return LocalModeBackend(options)
-    from ._node import Node
+    from .embedded._node import Node
 
     return Node(options)
 

@@ -17,14 +17,14 @@ import time
 from typing import Any
 
 from . import _serialization
+from ._actor import ActorHandle
 from ._backend import LocalRefCounts
+from ._generator import ObjectRefGenerator
 from ._object_ref import ObjectRef
 from ._options import InitOptions, TaskOptions
-from ._remote_error import capture
-from ._scheduler import fits
-from ._actor import ActorHandle
 from ._placement_group import PlacementGroup
-from ._streams import ObjectRefGenerator
+from ._remote_error import capture
+from ._resources import fits
 from .exceptions import ActorDiedError, InfeasibleResourcesError
 
 

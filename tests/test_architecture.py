@@ -57,6 +57,7 @@ class Import:
     module: str
     names: tuple[str, ...]
     at_import_time: bool  # False inside a function body or an `if TYPE_CHECKING:` block
+    type_only: bool = False  # inside an `if TYPE_CHECKING:` block: names types, runs nothing
 
     def targets(self) -> list[str]:
         """The module and every ``module.name`` that may itself be a submodule."""
@@ -67,24 +68,25 @@ def parse_imports(source: str, module: str, is_package: bool, path: str) -> list
     """Every import statement in ``source``, relative ones made absolute."""
     found: list[Import] = []
 
-    def visit(node: ast.AST, at_import_time: bool) -> None:
+    def visit(node: ast.AST, at_import_time: bool, type_only: bool = False) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
-                found.append(Import(path, node.lineno, alias.name, (), at_import_time))
+                found.append(Import(path, node.lineno, alias.name, (), at_import_time,
+                                    type_only))
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(module, is_package, node.level, node.module)
             names = tuple(alias.name for alias in node.names)
-            found.append(Import(path, node.lineno, base, names, at_import_time))
+            found.append(Import(path, node.lineno, base, names, at_import_time, type_only))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             at_import_time = False
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             for child in node.body:
-                visit(child, False)
+                visit(child, False, True)
             for child in node.orelse:
-                visit(child, at_import_time)
+                visit(child, at_import_time, type_only)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child, at_import_time)
+            visit(child, at_import_time, type_only)
 
     visit(ast.parse(source, filename=path), True)
     return found
@@ -285,3 +287,113 @@ def test_core_importing_a_library_is_reported() -> None:
     assert layering_violations("core", imports) == [
         "core/_x.py:1 imports ember.data: the core must not depend on a library"
     ]
+
+
+# -- the core's own structure (issue 19) ----------------------------------------------------
+CORE_LAYERS = {
+    "ember.core.embedded": "the embedded engine",
+    "ember.core.dask": "the Dask backend",
+}
+"""The core's backends: each may import the core's shared modules, never another backend
+nor the public API module that starts them (``ember.core._api``)."""
+STARTS_BACKENDS = {"ember.core", "ember.core._api"}
+"""Only these import a backend (``init`` starts one)."""
+DEFERRED_CYCLE_IMPORTS = {
+    ("ember.core.dask._tasks", "ember.core.dask._backend"):
+        "a Dask worker's first task creates that worker's backend, which submits tasks",
+}
+"""Imports inside a function that close a cycle, each with its reason."""
+
+
+def _real_targets(imp: Import, graph: dict[str, list[Import]]) -> list[str]:
+    """The modules ``imp`` depends on: ``from pkg import mod`` is ``pkg.mod``, not ``pkg``
+    (``pkg`` counts only when some imported name is not a submodule)."""
+    submodules = [f"{imp.module}.{name}" for name in imp.names
+                  if f"{imp.module}.{name}" in graph]
+    if imp.names and len(submodules) == len(imp.names):
+        return submodules
+    return [imp.module, *submodules]
+
+
+def _core_edges(graph: dict[str, list[Import]]) -> dict[str, set[str]]:
+    """Module -> the core modules it imports (TYPE_CHECKING imports left out: they name
+    types, they run nothing), except the deferred imports listed above."""
+    edges: dict[str, set[str]] = {}
+    for module, imports in graph.items():
+        if not module.startswith("ember.core"):
+            continue
+        targets = set()
+        for imp in imports:
+            for target in _real_targets(imp, graph):
+                if target in graph and target.startswith("ember.core") and target != module \
+                        and (module, target) not in DEFERRED_CYCLE_IMPORTS \
+                        and not imp.type_only:
+                    targets.add(target)
+        edges[module] = targets
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in edges.get(module, ()):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(edges):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_the_core_has_no_import_cycle(graph: dict[str, list[Import]]) -> None:
+    edges = _core_edges(graph)
+    assert not _cycles(edges), "import cycles in core/ (break them; STYLE.md rule 3):\n" + \
+        "\n".join(" -> ".join(cycle) for cycle in _cycles(edges))
+
+
+def test_the_cycle_check_finds_a_planted_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_backends_import_only_the_cores_shared_modules(graph: dict[str, list[Import]]) -> None:
+    problems = []
+    for module, imports in graph.items():
+        layer = next((name for name in CORE_LAYERS if module.startswith(name)), None)
+        for imp in imports:
+            for target in _real_targets(imp, graph):
+                if target not in graph or not target.startswith("ember.core"):
+                    continue
+                other = next((name for name in CORE_LAYERS if target.startswith(name)), None)
+                if layer is None and other is not None and module not in STARTS_BACKENDS:
+                    problems.append(f"{imp.path}:{imp.line}: the shared core module {module} "
+                                    f"imports {CORE_LAYERS[other]} ({target})")
+                elif layer is not None and other is not None and other != layer:
+                    problems.append(f"{imp.path}:{imp.line}: {CORE_LAYERS[layer]} imports "
+                                    f"{CORE_LAYERS[other]} ({target})")
+                elif layer is not None and target in STARTS_BACKENDS:
+                    problems.append(f"{imp.path}:{imp.line}: {CORE_LAYERS[layer]} imports the "
+                                    f"public API module {target}")
+    assert not problems, "\n".join(problems)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ember.core._allocator import ALIGNMENT, Allocator
+from ember.core.embedded._allocator import ALIGNMENT, Allocator
 
 
 def test_allocations_are_aligned_and_disjoint():

@@ -81,7 +81,7 @@ def test_the_local_cluster_ends_with_a_killed_driver(tmp_path):
     ({"foo": 1, "bar": 4}, 1, [{"foo": 1.0, "bar": 4.0}]),
 ])
 def test_custom_resources_are_dealt_in_whole_units(resources, workers, shares):
-    from ember.core._dask_local import split_resources
+    from ember.core.dask._local import split_resources
 
     assert split_resources(resources, workers) == shares
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ember.core._scheduler import PIPELINE_DEPTH, Scheduler, Task, WorkerSlot
+from ember.core.embedded._scheduler import PIPELINE_DEPTH, Scheduler, Task, WorkerSlot
 
 _ids = itertools.count(1)
 

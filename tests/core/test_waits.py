@@ -7,7 +7,7 @@ import re
 import pytest
 
 import ember
-from ember.core._waits import Holder, Waiter, WaitWatch
+from ember.core.embedded._waits import Holder, Waiter, WaitWatch
 from tests_support import wait_for
 
 

@@ -3,7 +3,7 @@ SIGKILL random ones from a background thread.
 
 The embedded engine's process tree (see core/_zygote.py, core/_worker_pool.py)::
 
-    driver (this process) ──> zygote (python -I -c "...ember.core._zygote import main...")
+    driver (this process) ──> zygote (python -I -c "...ember.core.embedded._zygote import main...")
                                  ──fork──> worker, worker, ...  (same command line)
 
 so a worker is a live child of a zygote that is a child of this process; the zygote
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import psutil
 
-_ZYGOTE_MARK = "ember.core._zygote"
+_ZYGOTE_MARK = "ember.core.embedded._zygote"
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -15,12 +15,12 @@ import pickle
 import threading
 from typing import Any
 
-from . import _context
-from ._dask_cancel import current_key, interruptible
-from ._dask_output import labelled
-from ._remote_error import RemoteError, capture
-from ._remote_function import short_name
-from ._task_args import fill_slots
+from .. import _context
+from .._remote_error import RemoteError, capture
+from .._remote_function import short_name
+from .._task_args import fill_slots
+from ._cancel import current_key, interruptible
+from ._output import labelled
 
 _functions: dict[bytes, Any] = {}
 _functions_lock = threading.Lock()
@@ -39,7 +39,7 @@ class RemoteFailure(Exception):
 
 def attach_worker_runtime() -> Any:
     """The Ember backend of this Dask worker process (created on first use)."""
-    from ._dask_backend import DaskBackend
+    from ._backend import DaskBackend
 
     backend = _context.current_or_none()
     if not isinstance(backend, DaskBackend):
@@ -68,7 +68,7 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: A
         with interruptible(current_key()), labelled(short_name(name)):
             return function(*args, **kwargs)
     except KeyboardInterrupt:  # ember.cancel interrupted it; nobody waits for the result
-        from .exceptions import TaskCancelledError
+        from ..exceptions import TaskCancelledError
 
         raise RemoteFailure(capture(TaskCancelledError("cancelled"), name)) from None
     except (Exception, SystemExit) as error:  # sys.exit is a task failure
@@ -108,7 +108,7 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
                 queue.put(future)
                 produced += 1
     except KeyboardInterrupt:  # ember.cancel: never let it reach Dask's own code
-        from .exceptions import TaskCancelledError
+        from ..exceptions import TaskCancelledError
 
         record = capture(TaskCancelledError("cancelled"), name)
         queue.put(["error", pickle.dumps(record)])

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import _serialization
+from ..exceptions import ActorDiedError, InfeasibleResourcesError
 from . import _payload as P
-from . import _serialization
 from ._actors import ActorRecord, ActorState
 from ._scheduler import Task, WorkerSlot
-from .exceptions import ActorDiedError, InfeasibleResourcesError
 
 if TYPE_CHECKING:
     from ._node import Node

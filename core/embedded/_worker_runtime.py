@@ -20,20 +20,20 @@ from typing import Any
 
 import cloudpickle
 
+from .. import _serialization
+from .._actor import ActorHandle
+from .._backend import LocalRefCounts
+from .._generator import ObjectRefGenerator
+from .._object_ref import ObjectRef
+from .._options import TaskOptions
+from .._placement_group import PlacementGroup
+from .._resources import fits
+from .._task_args import split_args
+from ..exceptions import GetTimeoutError, InfeasibleResourcesError
 from . import _payload as P
-from . import _serialization
 from ._arena import Arena, allocation_size, write_file
-from ._backend import LocalRefCounts
-from ._object_ref import ObjectRef
 from ._object_store import INLINE_THRESHOLD
-from ._options import TaskOptions
 from ._protocol import Channel, Msg
-from ._scheduler import fits
-from ._task_args import split_args
-from ._actor import ActorHandle
-from ._placement_group import PlacementGroup
-from ._streams import ObjectRefGenerator
-from .exceptions import GetTimeoutError, InfeasibleResourcesError
 
 ID_SHIFT = 40
 

@@ -23,14 +23,14 @@ import threading
 import time
 from typing import Any
 
-from . import _context
+from .. import _context, _serialization
+from .._remote_error import capture, exit_code
+from .._remote_function import short_name
+from .._task_args import fill_slots
 from . import _payload as P
-from . import _serialization
 from ._arena import Arena
 from ._protocol import Channel, Msg
-from ._remote_error import capture, exit_code
-from ._remote_function import short_name
-from ._task_args import fill_slots
+from ._returns import split_returns
 from ._worker_output import LabelledStream, Labels, install
 from ._worker_runtime import WorkerRuntime
 
@@ -309,18 +309,4 @@ class TaskLoop:
         serialized = _serialization.dumps(value)
         return self.runtime.store_value(serialized), serialized.contained_refs
 
-
-def split_returns(value: Any, count: int, name: str) -> list[Any]:
-    if count <= 1:
-        return [value]
-    try:
-        values = list(value)
-    except TypeError:
-        raise ValueError(
-            f"task {name} has num_returns={count} but returned a {type(value).__name__}, "
-            f"not a sequence of {count} values") from None
-    if len(values) != count:
-        raise ValueError(
-            f"task {name} has num_returns={count} but returned {len(values)} values")
-    return values
 

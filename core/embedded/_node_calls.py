@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import _serialization
+from .._actor import ActorHandle
+from .._generator import ObjectRefGenerator
+from .._object_ref import ObjectRef
+from .._placement_group import PlacementGroup
+from .._serialization import is_plain
+from .._task_args import split_args
+from ..exceptions import GetTimeoutError
 from . import _payload as P
-from . import _serialization
-from ._actor import ActorHandle
 from ._latch import Latch
-from ._object_ref import ObjectRef
-from ._placement_group import PlacementGroup
-from ._serialization import is_plain
-from ._streams import ObjectRefGenerator
-from ._task_args import split_args
-from .exceptions import GetTimeoutError
 
 if TYPE_CHECKING:
     from ._node import Node
@@ -53,7 +53,7 @@ class NodeCalls:
                    num_returns: Any) -> Any:
         node = self.node
         if handle._keepalive._runtime is not node or not node.alive:
-            from ._context import stale_ref_error
+            from .._context import stale_ref_error
 
             raise stale_ref_error(handle)
         if num_returns == 1 and not kwargs and is_plain(args):

@@ -10,10 +10,10 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
+from ..exceptions import WorkerCrashedError
 from . import _payload as P
 from ._scheduler import Task, WorkerSlot
 from ._zygote import EXITED, SPAWNED
-from .exceptions import WorkerCrashedError
 
 if TYPE_CHECKING:
     from ._node import Node

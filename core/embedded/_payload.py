@@ -14,7 +14,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from . import _serialization
+from .. import _serialization
 from ._arena import Arena, file_views
 
 INLINE, ARENA, FILE, ERROR = 0, 1, 2, 3
@@ -33,7 +33,7 @@ def error(record: Any) -> Payload:
 
 def cancelled() -> Payload:
     """The ERROR payload of a task or call stopped with ``ember.cancel``."""
-    from .exceptions import TaskCancelledError
+    from ..exceptions import TaskCancelledError
 
     return error(TaskCancelledError("the task was cancelled with ember.cancel()"))
 
@@ -63,7 +63,7 @@ def materialize(payload: Payload, arena: Arena | None,
 
 
 def error_from(payload: Payload) -> BaseException:
-    from ._remote_error import RemoteError
+    from .._remote_error import RemoteError
 
     record = pickle.loads(payload[1])
     if isinstance(record, RemoteError):

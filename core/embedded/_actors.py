@@ -17,9 +17,9 @@ import signal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ActorDiedError
 from . import _payload as P
 from ._scheduler import Task, WorkerSlot
-from .exceptions import ActorDiedError
 
 if TYPE_CHECKING:
     from ._node import Node

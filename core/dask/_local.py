@@ -4,7 +4,7 @@ Started inside the driver, a LocalCluster's worker processes are spawned by
 multiprocessing, which re-imports the user's script in each of them: without an
 ``if __name__ == "__main__":`` guard, that script would start the cluster again (Dask's
 "bootstrapping phase" error). Here the cluster lives in ``python -m
-ember.core._dask_local``, whose own entry point is guarded, and the driver connects to it
+ember.core.dask._local``, whose own entry point is guarded, and the driver connects to it
 as to any scheduler.
 
     driver ──stdin: pickled settings──> cluster process (LocalCluster on 127.0.0.1)
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from typing import Any
 
-from .exceptions import EmberError
+from ..exceptions import EmberError
 
 _READY = "ember-dask-local"
 _CLOSE_TIMEOUT_S = 30.0
@@ -60,7 +60,7 @@ class LocalClusterProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ember.core._dask_local"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "ember.core.dask._local"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env, cwd=os.getcwd())
         assert self.process.stdin is not None and self.process.stdout is not None
         try:

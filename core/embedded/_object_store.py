@@ -17,10 +17,10 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from ..exceptions import ObjectLostError, ObjectStoreFullError
 from . import _payload as P
 from ._allocator import Allocator
 from ._arena import Arena, allocation_size, buffer_offsets, write_file
-from .exceptions import ObjectLostError, ObjectStoreFullError
 
 INLINE_THRESHOLD = 100 * 1024
 """Objects whose buffers total less than this travel inside messages."""

@@ -20,13 +20,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._actor import ActorHandle
-from ._dask_direct import failed, send
-from ._dask_actors import ActorHost, relay, relay_stream
-from ._dask_tasks import RemoteFailure
-from ._object_ref import ObjectRef
-from ._streams import ObjectRefGenerator
-from .exceptions import ActorDiedError, TaskCancelledError
+from .._actor import ActorHandle
+from .._generator import ObjectRefGenerator
+from .._object_ref import ObjectRef
+from ..exceptions import ActorDiedError, TaskCancelledError
+from ._actors import ActorHost, relay, relay_stream
+from ._direct import failed, send
+from ._tasks import RemoteFailure
 
 _METADATA = "ember-actors"
 

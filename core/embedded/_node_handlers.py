@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from .._remote_error import RemoteError
 from . import _payload as P
 from ._protocol import Msg
-from ._remote_error import RemoteError
 from ._scheduler import Task, WorkerSlot
 from ._worker import CANCEL_SIGNAL
 

@@ -14,7 +14,7 @@ from . import _zygote
 
 _BOOTSTRAP = (
     "import sys; sys.path[:] = {path!r}; "
-    "from ember.core._zygote import main; main(*map(int, sys.argv[1:4]), sys.argv[4])"
+    "from ember.core.embedded._zygote import main; main(*map(int, sys.argv[1:4]), sys.argv[4])"
 )
 
 

@@ -26,15 +26,10 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._resources import fits
+
 PIPELINE_DEPTH = 4
 """Tasks queued on one worker when no resources are free for another lease."""
-
-
-def fits(available: dict[str, float], demand: dict[str, float]) -> bool:
-    for key, amount in demand.items():
-        if available.get(key, 0.0) < amount - 1e-9:
-            return False
-    return True
 
 
 _shapes: dict[int, tuple] = {}

@@ -14,14 +14,16 @@ import select
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _payload as P
-from ._node import Node
 from ._node_handlers import MessageHandlers
 from ._protocol import Msg
 from ._scheduler import Task, WorkerSlot
 from ._worker_lifecycle import WorkerLifecycle
+
+if TYPE_CHECKING:
+    from ._node import Node
 
 REF_TICK_S = 0.05
 """How often an otherwise idle node applies dropped refs and flushes deferred messages."""

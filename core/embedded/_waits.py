@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._remote_function import short_name
-from ._scheduler import fits
+from .._remote_function import short_name
+from .._resources import fits
 
 
 @dataclass(frozen=True)

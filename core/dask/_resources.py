@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._log import logger
-from .exceptions import EmberError, InfeasibleResourcesError
+from .._log import logger
+from ..exceptions import EmberError, InfeasibleResourcesError
 
 _CACHE_S = 1.0
 

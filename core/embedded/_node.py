@@ -21,31 +21,29 @@ import threading
 import time
 from typing import Any
 
-from . import _last_trace
+from .. import _last_trace, _serialization
+from .._backend import LocalRefCounts
+from .._env import make_spill_dir, wait_warning_s
+from .._generator import ObjectRefGenerator
+from .._log import logger
+from .._object_ref import ObjectRef
+from .._options import InitOptions, TaskOptions
+from .._task_args import split_args
+from ..exceptions import EmberError, GetTimeoutError
 from . import _payload as P
-from . import _serialization
+from ._actors import ActorDirectory
 from ._arena import Arena
-from ._backend import LocalRefCounts
-from ._env import make_spill_dir, wait_warning_s
-from ._log import logger
-from ._object_ref import ObjectRef
+from ._latch import Latch
+from ._log_forwarder import LogForwarder
+from ._node_actors import NodeActors
+from ._node_calls import NodeCalls
 from ._object_store import INLINE_THRESHOLD, ObjectStore
-from ._options import InitOptions, TaskOptions
 from ._protocol import Channel
 from ._scheduler import Scheduler, Task, WorkerSlot
-from ._task_args import split_args
-from ._log_forwarder import LogForwarder
-from ._waits import WaitWatch, collect as collect_waits
+from ._streams import Streams
+from ._waits import WaitWatch
+from ._waits import collect as collect_waits
 from ._worker_pool import WorkerPool
-from ._actors import ActorDirectory
-from ._node_actors import NodeActors
-from ._latch import Latch
-from ._node_calls import NodeCalls
-from ._streams import ObjectRefGenerator, Streams
-from .exceptions import EmberError, GetTimeoutError
-
-
-
 
 _WAIT_CHECK_S = 1.0
 
@@ -442,7 +440,7 @@ class Node(LocalRefCounts):
 
     def _own_id(self, ref: ObjectRef) -> int:
         if ref._runtime is not self or not self.alive:
-            from ._context import stale_ref_error
+            from .._context import stale_ref_error
 
             raise stale_ref_error(ref)
         return ref._id

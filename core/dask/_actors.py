@@ -22,11 +22,11 @@ import pickle
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ._dask_tasks import RemoteFailure, attach_worker_runtime
-from ._dask_output import labelled
-from ._object_ref import forbid_blocking_in
-from ._remote_error import capture
-from ._task_args import fill_slots
+from .._object_ref import forbid_blocking_in
+from .._remote_error import capture
+from .._task_args import fill_slots
+from ._output import labelled
+from ._tasks import RemoteFailure, attach_worker_runtime
 
 _REMEMBERED_CALLS = 4096
 """Results kept per caller so that a relay re-run after a worker loss is not re-executed."""

@@ -27,20 +27,28 @@ from typing import Any
 
 import cloudpickle
 
-from . import _last_trace
-from ._backend import LocalRefCounts
-from ._dask_cancel import interrupt as interrupt_task
-from ._dask_direct import DirectCall
-from ._dask_local import LocalClusterProcess, split_resources
-from ._dask_output import TOPIC as OUTPUT_TOPIC, print_event as print_output
-from ._dask_resources import ClusterResources
-from ._dask_tasks import RemoteFailure, pick, run_stream, run_task
-from ._streams import ObjectRefGenerator
-from ._object_ref import ObjectRef
-from ._options import InitOptions, TaskOptions
-from ._task_args import split_args
-from .exceptions import (ActorDiedError, EmberError, GetTimeoutError, NotSupportedOnBackend,
-                         ObjectLostError, TaskCancelledError, WorkerCrashedError)
+from .. import _last_trace
+from .._backend import LocalRefCounts
+from .._generator import ObjectRefGenerator
+from .._object_ref import ObjectRef
+from .._options import InitOptions, TaskOptions
+from .._task_args import split_args
+from ..exceptions import (
+    ActorDiedError,
+    EmberError,
+    GetTimeoutError,
+    NotSupportedOnBackend,
+    ObjectLostError,
+    TaskCancelledError,
+    WorkerCrashedError,
+)
+from ._cancel import interrupt as interrupt_task
+from ._direct import DirectCall
+from ._local import LocalClusterProcess, split_resources
+from ._output import TOPIC as OUTPUT_TOPIC
+from ._output import print_event as print_output
+from ._resources import ClusterResources
+from ._tasks import RemoteFailure, pick, run_stream, run_task
 
 _CANCELLED = "ember-cancelled"
 _KV = "ember-kv"
@@ -80,8 +88,8 @@ class DaskBackend(LocalRefCounts):
         self._materializing = threading.Lock()  # one scatter per direct actor call
         self.started = time.time()
         self.alive = True
-        from ._dask_actor_directory import DaskActorDirectory
-        from ._dask_groups import DaskGroups
+        from ._actor_directory import DaskActorDirectory
+        from ._groups import DaskGroups
 
         if owns_client:
             client.run_on_scheduler(_record_task_stream)  # for ember.timeline()
@@ -180,7 +188,7 @@ class DaskBackend(LocalRefCounts):
 
     def _future(self, ref: ObjectRef) -> Any:
         if ref._runtime is not self or not self.alive:
-            from ._context import stale_ref_error
+            from .._context import stale_ref_error
 
             raise stale_ref_error(ref)
         future = self.futures.get(ref._id)
@@ -245,7 +253,7 @@ class DaskBackend(LocalRefCounts):
         with self._materializing:
             if future.materialized is None:
                 if future.exception() is not None:
-                    from ._dask_actor_directory import _Failed
+                    from ._actor_directory import _Failed
 
                     value: Any = _Failed(self._translate(future.exception(), future.key))
                 else:
@@ -330,7 +338,7 @@ class DaskBackend(LocalRefCounts):
                     raise self._error(future) from error
             raise self._translate(error, str(futures[0].key) if len(futures) == 1 else "") \
                 from error
-        from ._dask_actor_directory import _Failed
+        from ._actor_directory import _Failed
 
         for value in values:
             if type(value) is _Failed:

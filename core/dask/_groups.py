@@ -18,9 +18,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ._dask_resources import ClusterResources
-from ._placement_group import PlacementGroup
-from .exceptions import InfeasibleResourcesError
+from .._placement_group import PlacementGroup
+from ..exceptions import InfeasibleResourcesError
+from ._resources import ClusterResources
 
 
 class DaskGroups:

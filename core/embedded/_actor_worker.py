@@ -18,10 +18,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .._object_ref import forbid_blocking_in
+from .._remote_error import capture
 from . import _payload as P
-from ._object_ref import forbid_blocking_in
 from ._protocol import Msg
-from ._remote_error import capture
+from ._returns import split_returns
 
 if TYPE_CHECKING:
     from ._worker import TaskLoop
@@ -156,6 +157,5 @@ class ActorRunner:
 
 
 def _split(value: Any, count: int, name: str) -> list[Any]:
-    from ._worker import split_returns
 
     return split_returns(value, count, name)
