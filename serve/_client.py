@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,26 +43,8 @@ def call(method: str, *args: Any, timeout: float | None = None) -> Any:
     """``ember.get(controller.<method>.remote(*args))``, safe inside an event loop."""
     def run() -> Any:
         controller = controller_or_raise()
-        return get(getattr(controller, method).remote(*args), timeout=timeout)
+        return ember.get(getattr(controller, method).remote(*args), timeout=timeout)
     return off_loop(run)
-
-
-def get(ref: Any, timeout: float | None = None) -> Any:
-    """``ember.get`` that waits by polling ``ember.wait(timeout=0)``.
-
-    Why: in a worker process, a blocking ``get`` made from a thread other than the
-    task's own can wait forever for a result that is produced after the call (seen with
-    the embedded engine, e.g. a threaded actor's helper thread getting a fresh actor's
-    result); polling never blocks inside the engine, and control calls are rare.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.0002
-    while not ember.wait([ref], num_returns=1, timeout=0)[0]:
-        if deadline is not None and time.monotonic() > deadline:
-            raise ember.GetTimeoutError(f"no result within {timeout}s")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
-    return ember.get(ref)
 
 
 def off_loop(function: Callable[[], T]) -> T:

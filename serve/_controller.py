@@ -129,7 +129,7 @@ class Controller:
             num_cpus=0, max_restarts=0, lifetime="detached", name=_client.PROXY_NAME,
             namespace=_client.NAMESPACE).remote()
         try:
-            self.proxy_port = _client.get(proxy.start.remote(
+            self.proxy_port = ember.get(proxy.start.remote(
                 http["host"], http["port"], http.get("request_timeout_s"),
                 http.get("max_body"), http.get("max_header")))
         except BaseException:
@@ -175,7 +175,7 @@ class Controller:
         self.saved = (None, None)
         if proxy is not None:
             try:
-                _client.get(proxy.stop.remote(), timeout=10)
+                ember.get(proxy.stop.remote(), timeout=10)
             finally:
                 ember.kill(proxy)
 
@@ -314,7 +314,7 @@ class Controller:
         if self.routes_sent is None and proxy is not None:
             table = self._routes()
             with contextlib.suppress(Exception):  # the proxy is stopping (shutdown)
-                _client.get(proxy.update.remote(table), timeout=30)
+                ember.get(proxy.update.remote(table), timeout=30)
             self.routes_sent = table
         self._publish()
         self._checkpoint()
