@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence, TypeVar, overload
 from . import _context, _log
 from ._actor import ActorClass, ActorHandle
 from ._object_ref import ObjectRef, _awaitable_error_hint
+from ._env import default_address
 from ._options import ActorOptions, InitOptions, TaskOptions, replace_checked
 from ._placement_group import PlacementGroup, check_bundles
 from ._remote_function import RemoteFunction
@@ -71,7 +72,9 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
         resources: custom resources this node advertises, e.g. ``{"accelerator": 2}``
             (names other than ``"CPU"``/``"GPU"``, amounts >= 0). None: none.
         address: a Dask scheduler to connect to (``"tcp://host:8786"``, ``"host:8786"``
-            or ``"dask://host:8786"``); selects the Dask backend. None: no cluster.
+            or ``"dask://host:8786"``); selects the Dask backend. None: the
+            ``EMBER_ADDRESS`` environment variable if set (as Ray reads
+            ``RAY_ADDRESS``, so an unchanged script runs on a cluster), else no cluster.
             Unlike Ray, ``"auto"`` is not understood.
         backend: ``"local"`` (the embedded engine, the default when None) or
             ``"dask"`` (a Dask LocalCluster started for this session, or the cluster at
@@ -109,6 +112,8 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None,
         ValueError: an invalid option value (``TypeError`` for a wrong type).
         EmberError: the Dask scheduler at ``address`` cannot be reached.
     """
+    if address is None and backend in (None, "dask") and not local_mode:
+        address = default_address()
     options = InitOptions(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources or {},
                           address=address, backend=backend,
                           object_store_memory=object_store_memory, local_mode=local_mode,

@@ -9,6 +9,8 @@
   given ``logging_level`` (default WARNING: quiet).
 - ``EMBER_WAIT_WARNING_S``: seconds a task, actor or placement group may wait for
   resources held by actors or placement groups before Ember warns (default 10).
+- ``EMBER_ADDRESS``: the Dask scheduler ``ember.init()`` connects to when it is not
+  given ``address=`` (Ray's ``RAY_ADDRESS``); unset or empty: the embedded engine.
 - ``EMBER_SERVE_PLACEMENT_TIMEOUT_S``: seconds ``serve.run`` waits for replicas the
   cluster has no room for before it gives up with an error (default 60).
 """
@@ -36,6 +38,10 @@ def make_spill_dir() -> str:
         raise EmberError(
             f"cannot make the object store's spill folder in {where}: {error.strerror}; "
             f"{fix}") from error
+
+
+def default_address() -> str | None:
+    return os.environ.get("EMBER_ADDRESS") or None
 
 
 def logging_level() -> str | None:

@@ -132,3 +132,22 @@ def test_large_arguments_never_travel_inside_the_task_graph():
             assert ember.get(summer.total.remote(big), timeout=120) == big.size
     finally:
         ember.shutdown()
+
+
+@pytest.mark.cluster
+def test_ember_address_makes_an_unchanged_script_run_on_the_cluster(tmp_path):
+    from tests_support.dask_cluster import dask_cluster
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import ember\n"
+        "@ember.remote\n"
+        "def where():\n"
+        "    import distributed\n"
+        "    return distributed.get_worker().address\n"
+        "print('ran on', ember.get(where.remote()))\n")  # no init(): the first call starts it
+    with dask_cluster(workers=1) as (address, _):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "EMBER_ADDRESS": address})
+    assert done.returncode == 0, done.stderr
+    assert "ran on tcp://127.0.0.1:" in done.stdout
