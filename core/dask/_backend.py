@@ -45,6 +45,7 @@ from ..exceptions import (
 from ._cancel import interrupt as interrupt_task
 from ._direct import DirectCall
 from ._local import LocalClusterProcess, split_resources
+from ._local_modules import LocalModules
 from ._output import TOPIC as OUTPUT_TOPIC
 from ._output import print_event as print_output
 from ._resources import ClusterResources
@@ -97,6 +98,7 @@ class DaskBackend(LocalRefCounts):
                 client.subscribe_topic(OUTPUT_TOPIC, print_output)
         self.actors = DaskActorDirectory(self)
         self.groups = DaskGroups(self)
+        self.local_modules = LocalModules() if owns_client else None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -233,6 +235,8 @@ class DaskBackend(LocalRefCounts):
 
     def task_inputs(self, args: tuple, kwargs: dict) -> tuple[bytes, list, list]:
         """(arguments blob without top-level refs, their slots, their futures)."""
+        if self.local_modules is not None:  # before any user code or value is pickled
+            self.local_modules.register_new()
         serialized, ref_slots = split_args(args, kwargs)
         self._nested = serialized.contained_refs
         inputs = [self._on_cluster(self._future(arg)) for arg in (*args, *kwargs.values())
@@ -294,6 +298,8 @@ class DaskBackend(LocalRefCounts):
 
     # -- objects ----------------------------------------------------------------------------
     def put(self, value: Any) -> ObjectRef:
+        if self.local_modules is not None:
+            self.local_modules.register_new()
         with self.scheduler_calls():
             [future] = self._direct(self.client.scatter, [value], hash=False)
         return self._ref(future)
