@@ -54,6 +54,7 @@ class DaskActorDirectory:
         self._names: list[tuple[str, str]] = []  # (namespace, name) this session published
         self._foreign: dict[str, itertools.count] = {}  # call numbers for others' actors
         self._lock = threading.Lock()
+        self._unfinished: set[Any] = set()  # relay futures not done yet (see call)
 
     def create(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> ActorHandle:
         backend = self.backend
@@ -113,6 +114,11 @@ class DaskActorDirectory:
             return [backend.ref_for(call)]
         future = self.client.submit(
             relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False, key=key)
+        # Held until it has run, even if the caller drops the ref (a fire-and-forget call,
+        # as Ray allows): Dask forgets an unwanted task, and the actor would then wait
+        # forever for this call number before running the caller's later calls.
+        self._unfinished.add(future)
+        future.add_done_callback(self._unfinished.discard)
         if actor is not None:
             generation = target.key
             future.add_done_callback(lambda done: self._observe(actor, generation, done))
@@ -126,6 +132,8 @@ class DaskActorDirectory:
         future = self.client.submit(
             relay_stream, target, self.caller, seq, method, blob, slots, queue_name, *inputs,
             pure=False, key=f"actor-call-{name}-{uuid.uuid4().hex}")
+        self._unfinished.add(future)  # as in call: it must run to keep the call numbers whole
+        future.add_done_callback(self._unfinished.discard)
         return ObjectRefGenerator._make(queue_name, backend.ref_for(future), backend)
 
     def _proxy(self, actor: DaskActor | None) -> Any:

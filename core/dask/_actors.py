@@ -56,6 +56,7 @@ class ActorHost:
         self.next_seq: dict[str, int] = collections.defaultdict(int)
         self.results: dict[str, collections.OrderedDict[int, asyncio.Future]] = \
             collections.defaultdict(collections.OrderedDict)
+        self.given_up: dict[str, set[int]] = collections.defaultdict(set)
         self._turn: asyncio.Condition | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -70,15 +71,18 @@ class ActorHost:
         if seq in seen:  # a relay re-run after a worker loss: same answer, run once
             return await asyncio.shield(seen[seq])
         async with self._turn:
-            await self._turn.wait_for(lambda: self.next_seq[caller] >= seq)
+            try:
+                await self._turn.wait_for(lambda: self.next_seq[caller] >= seq)
+            except asyncio.CancelledError:  # its relay was cancelled while it waited
+                self._give_up_turn(caller, seq)
+                raise
             if seq in seen:
                 return await asyncio.shield(seen[seq])
             outcome: asyncio.Future = asyncio.get_running_loop().create_future()
             seen[seq] = outcome
             while len(seen) > _REMEMBERED_CALLS:
                 seen.popitem(last=False)
-            self.next_seq[caller] = seq + 1
-            self._turn.notify_all()
+            self._advance(caller, seq)
             # Started in order: plain methods queue on the executor in this order.
             running = asyncio.ensure_future(self._run(method, args_blob, slots, resolved))
         try:
@@ -86,6 +90,25 @@ class ActorHost:
         except BaseException as error:  # relayed to the caller
             outcome.set_exception(error)
         return await outcome
+
+    def _advance(self, caller: str, seq: int) -> None:
+        """Call ``seq`` has its turn: the next one may go (past calls given up on)."""
+        following = seq + 1
+        given_up = self.given_up.get(caller)
+        while given_up and following in given_up:
+            given_up.discard(following)
+            following += 1
+        self.next_seq[caller] = following
+        assert self._turn is not None
+        self._turn.notify_all()
+
+    def _give_up_turn(self, caller: str, seq: int) -> None:
+        """A call cancelled before its turn never runs; the caller's later calls must not
+        wait for it forever (they would: each waits for the one before)."""
+        if self.next_seq[caller] == seq:
+            self._advance(caller, seq)
+        elif self.next_seq[caller] < seq:
+            self.given_up[caller].add(seq)
 
     async def invoke_stream(self, caller: str, seq: int, method: str, args_blob: bytes,
                             slots: list, resolved: list, queue_name: str) -> int:

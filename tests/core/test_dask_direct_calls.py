@@ -80,3 +80,15 @@ def test_errors_keep_their_type_and_cancel_stops_the_wait(cluster):
     with pytest.raises(ember.TaskCancelledError):
         ember.get(slow, timeout=10)
     assert ember.get(counter.add.remote(1)) == 1  # the actor still works
+
+
+@ember.remote
+def _fire_and_forget(counter, times):
+    for _ in range(times):
+        counter.add.remote(1)  # refs dropped at once: the calls must still run, in order
+    return ember.get(counter.add.remote(0), timeout=60)
+
+
+def test_calls_whose_refs_are_dropped_still_run_and_do_not_block_later_ones(cluster):
+    counter = Counter.remote()
+    assert ember.get(_fire_and_forget.remote(counter, 30), timeout=90) == 30
