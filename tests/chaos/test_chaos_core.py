@@ -26,8 +26,8 @@ import numpy as np
 import psutil
 import pytest
 from tests_support import store_stats, wait_for
-from tests_support.chaos import RandomKiller, worker_pids
-from tests_support.dask_cluster import dask_cluster, start_worker
+from tests_support.chaos import (RandomKiller, live, on_dask, replace_killed_dask_workers,
+                                  worker_pids)
 
 import ember
 from ember import ActorDiedError, TaskCancelledError
@@ -44,44 +44,6 @@ def embedded(**init: object) -> Iterator[None]:
         yield
     finally:
         ember.shutdown()
-
-
-@contextlib.contextmanager
-def on_dask(workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """A real scheduler + ``workers`` dask workers, Ember connected; yields the address
-    and the worker processes (a list a test may append replacements to: they are ended
-    here too)."""
-    ember.shutdown()
-    with dask_cluster(workers=workers) as (address, started):
-        processes = list(started)
-        ember.init(address=address)
-        try:
-            yield address, processes
-        finally:
-            ember.shutdown()
-            for process in processes[len(started):]:
-                process.terminate()
-            for process in processes[len(started):]:
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def replace_killed_dask_workers(address: str,
-                                processes: list[subprocess.Popen]) -> Callable[[int], None]:
-    """An ``on_kill`` for RandomKiller: start a fresh dask worker for each one killed, so
-    the cluster keeps its size."""
-
-    def replace(pid: int) -> None:
-        processes.append(start_worker(address, name=f"replacement-{len(processes)}"))
-
-    return replace
-
-
-def _live(processes: list[subprocess.Popen]) -> Callable[[], list[int]]:
-    return lambda: [p.pid for p in processes if p.poll() is None]
 
 
 def collect_failures(runs: int, body: Callable[[int], None]) -> list[str]:
@@ -138,7 +100,7 @@ def test_many_small_tasks_are_exact_while_dask_workers_are_sigkilled(repeats):
             # Dask re-runs a task lost with its worker up to allowed-failures (3) times,
             # so at most 2 kills a round; each killed worker is replaced.
             killed += _many_small_tasks_survive_kills(
-                1000, _live(processes), kills=2, seed=r, on_kill=replace_killed_dask_workers(address, processes))
+                1000, live(processes), kills=2, seed=r, on_kill=replace_killed_dask_workers(address, processes))
         assert killed, "no worker was killed: the scenario tested nothing"
 
 

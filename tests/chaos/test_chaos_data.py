@@ -7,9 +7,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+import pytest
+
 import ember
 from ember import data
-from tests_support.chaos import RandomKiller, worker_pids
+from tests_support.chaos import (RandomKiller, live, on_dask, replace_killed_dask_workers,
+                                 worker_pids)
 
 
 def _write_input(folder, files: int = 16, rows: int = 10_000) -> pa.Table:
@@ -37,6 +40,20 @@ def _slow_double(batch):
     return {"key": batch["key"], "y": batch["x"] * 2.0}
 
 
+def _groupby_under_kills(source, expected, seed: int, kills: int, **killer_options) -> None:
+    with RandomKiller(max_kills=kills, seed=seed, max_gap_s=0.15, **killer_options) as killer:
+        result = (data.read_parquet(str(source))
+                  .map_batches(_slow_double)
+                  .groupby("key").aggregate(("sum", "y"), ("count", "y"))
+                  .take_all())
+    got = {row["key"]: (row["sum(y)"], row["count()"]) for row in result}
+    assert got.keys() == expected.keys()
+    for key, (total, count) in expected.items():
+        assert got[key][1] == count
+        assert abs(got[key][0] - total) <= 1e-9 * max(1.0, abs(total))
+    assert killer.error is None and killer.killed, "no worker was killed mid-run"
+
+
 def test_a_groupby_pipeline_survives_worker_kills_with_exact_results(tmp_path, repeats):
     source = tmp_path / "in"
     source.mkdir()
@@ -45,19 +62,22 @@ def test_a_groupby_pipeline_survives_worker_kills_with_exact_results(tmp_path, r
     ember.init(num_cpus=2)
     try:
         for round_ in range(repeats):
-            with RandomKiller(worker_pids, max_kills=3, seed=round_, max_gap_s=0.15) as killer:
-                result = (data.read_parquet(str(source))
-                          .map_batches(_slow_double)
-                          .groupby("key").aggregate(("sum", "y"), ("count", "y"))
-                          .take_all())
-            got = {row["key"]: (row["sum(y)"], row["count()"]) for row in result}
-            assert got.keys() == expected.keys()
-            for key, (total, count) in expected.items():
-                assert got[key][1] == count
-                assert abs(got[key][0] - total) <= 1e-9 * max(1.0, abs(total))
-            assert killer.error is None and killer.killed, "no worker was killed mid-run"
+            _groupby_under_kills(source, expected, round_, 3, targets=worker_pids)
     finally:
         ember.shutdown()
+
+
+@pytest.mark.cluster
+def test_a_groupby_pipeline_on_dask_survives_worker_kills_with_exact_results(tmp_path, repeats):
+    source = tmp_path / "in"
+    source.mkdir()
+    expected = _expected(_write_input(source))
+    with on_dask(workers=3) as (address, processes):
+        for round_ in range(repeats):
+            # Dask re-runs a task lost with its worker (allowed-failures: 3), and every
+            # killed worker is replaced, so the cluster keeps its size.
+            _groupby_under_kills(source, expected, round_, 2, targets=live(processes),
+                                 on_kill=replace_killed_dask_workers(address, processes))
 
 
 def test_ten_times_the_store_flows_through_a_small_one(tmp_path, repeats):

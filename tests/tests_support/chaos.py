@@ -12,13 +12,18 @@ itself is never a target (killing it ends the session, a different scenario).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psutil
+
+import ember
+from tests_support.dask_cluster import dask_cluster, start_worker
 
 _ZYGOTE_MARK = "ember.core.embedded._zygote"
 
@@ -101,3 +106,42 @@ class RandomKiller(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def on_dask(workers: int = 2) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """A real scheduler + ``workers`` dask workers, Ember connected; yields the address
+    and the worker processes (a list a test may append replacements to: they are ended
+    here too)."""
+    ember.shutdown()
+    with dask_cluster(workers=workers) as (address, started):
+        processes = list(started)
+        ember.init(address=address)
+        try:
+            yield address, processes
+        finally:
+            ember.shutdown()
+            for process in processes[len(started):]:
+                process.terminate()
+            for process in processes[len(started):]:
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def replace_killed_dask_workers(address: str,
+                                processes: list[subprocess.Popen]) -> Callable[[int], None]:
+    """An ``on_kill`` for RandomKiller: start a fresh dask worker for each one killed, so
+    the cluster keeps its size."""
+
+    def replace(pid: int) -> None:
+        processes.append(start_worker(address, name=f"replacement-{len(processes)}"))
+
+    return replace
+
+
+def live(processes: list[subprocess.Popen]) -> Callable[[], list[int]]:
+    """The pids of those of ``processes`` still running (a RandomKiller target)."""
+    return lambda: [p.pid for p in processes if p.poll() is None]
