@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from .. import _context, _serialization
+from .._log import configure as configure_logging
 from .._remote_error import capture, exit_code
 from .._remote_function import short_name
 from .._task_args import fill_slots
@@ -55,6 +56,8 @@ def run(sock_fd: int, index: int, arena: Arena, config: dict[str, Any]) -> None:
     if config.get("forward_output"):
         loop.labels = Labels()
         loop.output = install(loop.labels)
+    if config.get("logging_level") is not None:  # init(logging_level=) reaches workers too
+        configure_logging(config["logging_level"])
     loop.serve_forever()
 
 

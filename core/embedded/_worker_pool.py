@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+from .._log import logger
 from . import _zygote
 
 _BOOTSTRAP = (
@@ -45,7 +46,8 @@ class WorkerPool:
         """
         driver_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         config = {"sys_path": list(sys.path), "cwd": os.getcwd(), "env": dict(os.environ),
-                  "forward_output": output is not None, **extra}
+                  "forward_output": output is not None, "logging_level": logger.level,
+                  **extra}
         message = pickle.dumps((_zygote.SPAWN, index, config), protocol=5)
         try:
             socket.send_fds(self.control, [message], [worker_end.fileno(), *(output or ())])

@@ -158,3 +158,21 @@ def test_task_and_actor_output_on_a_dask_cluster_reaches_the_driver(capsys):
             assert re.search(r"^\(hello pid=\d+, host=\S+\) oops 1$", "".join(seen_err), re.M)
         finally:
             ember.shutdown()
+
+
+@ember.remote
+def _log_from_a_worker():
+    import logging
+
+    logging.getLogger("ember.serve").info("request line from a worker")
+    return True
+
+
+def test_init_logging_level_reaches_worker_processes(capfd):
+    ember.shutdown()
+    ember.init(num_cpus=1, logging_level="INFO")
+    try:
+        assert ember.get(_log_from_a_worker.remote())
+    finally:
+        ember.shutdown()
+    assert "request line from a worker" in capfd.readouterr().err
