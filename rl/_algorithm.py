@@ -44,6 +44,14 @@ class Algorithm:
         algo.stop()
         algo = Algorithm.from_checkpoint(path)
         action = algo.compute_single_action(obs)         # greedy; an int for Discrete
+
+    Args:
+        config: a ``PPOConfig``/``DQNConfig`` (copied), or a settings dict in
+            ``to_dict()``'s form (None: an empty dict, the defaults of ``algo``, which
+            must then be given). The result is validated.
+        algo: the registered algorithm name ("PPO" or "DQN") of a settings dict (None:
+            the dict's ``"algo"`` key); with a config object it must match its class.
+        env: overrides the config's env (a gymnasium id, an Env class or a creator).
     """
 
     def __init__(self, config: AlgorithmConfig | dict[str, Any] | None = None, *,
@@ -75,7 +83,11 @@ class Algorithm:
 
     @staticmethod
     def get_default_config(algo: str) -> AlgorithmConfig:
-        """A fresh config of the algorithm registered as ``algo`` ("PPO" or "DQN")."""
+        """A fresh config of the algorithm registered as ``algo`` ("PPO" or "DQN").
+
+        Args:
+            algo: the registered name (a config class is also accepted).
+        """
         return config_class(algo)()
 
     # ------------------------------------------------------------------ training
@@ -183,7 +195,13 @@ class Algorithm:
 
     def compute_single_action(self, observation: Any, *, explore: bool = False) -> Any:
         """The action for one observation: greedy unless ``explore``; a plain int for a
-        Discrete action space, an array clipped to the bounds for a Box."""
+        Discrete action space, an array clipped to the bounds for a Box.
+
+        Args:
+            observation: one observation, of the env's observation space's shape.
+            explore: sample from the policy (PPO) or explore epsilon-greedily (DQN)
+                instead of acting greedily.
+        """
         self._check_running()
         if np.shape(observation) != self.observation_space.shape:
             raise ValueError(
@@ -204,7 +222,12 @@ class Algorithm:
     # ------------------------------------------------------------------ checkpoints
     def save(self, checkpoint_dir: Any = None) -> _checkpoint.CheckpointPath:
         """Write a checkpoint directory (a new temporary one by default) and return its
-        path (a ``str`` that also has ``.path``)."""
+        path (a ``str`` that also has ``.path``).
+
+        Args:
+            checkpoint_dir: a local folder or a pyarrow.fs URI such as ``s3://...``
+                (None: a new temporary folder).
+        """
         self._check_running()
         if checkpoint_dir is None:
             checkpoint_dir = tempfile.mkdtemp(prefix=f"ember-rl-{self.config.algo_name}-")
@@ -223,7 +246,11 @@ class Algorithm:
 
     def restore(self, checkpoint_dir: Any) -> None:
         """Load a checkpoint of the same algorithm into this one (weights, optimizer,
-        counters); the runners get the weights at the next ``train()``."""
+        counters); the runners get the weights at the next ``train()``.
+
+        Args:
+            checkpoint_dir: a directory written by ``save`` (local folder or URI).
+        """
         self._check_running()
         state = _checkpoint.read_state(checkpoint_dir)
         if state["algo"] != self.config.algo_name:
@@ -242,7 +269,11 @@ class Algorithm:
 
     @classmethod
     def from_checkpoint(cls, checkpoint_dir: Any) -> Algorithm:
-        """A new Algorithm with the config and state saved in ``checkpoint_dir``."""
+        """A new Algorithm with the config and state saved in ``checkpoint_dir``.
+
+        Args:
+            checkpoint_dir: a directory written by ``save`` (local folder or URI).
+        """
         state = _checkpoint.read_state(checkpoint_dir)
         algo = cls(state["config"], algo=state["algo"])
         algo.restore(checkpoint_dir)
@@ -250,7 +281,11 @@ class Algorithm:
 
     @staticmethod
     def policy_from_checkpoint(checkpoint_dir: Any) -> _checkpoint.Policy:
-        """Only the policy of a checkpoint (no env, no runners): for serving."""
+        """Only the policy of a checkpoint (no env, no runners): for serving.
+
+        Args:
+            checkpoint_dir: a directory written by ``save`` (local folder or URI).
+        """
         return _checkpoint.Policy.from_checkpoint(checkpoint_dir)
 
     # ------------------------------------------------------------------ lifetime

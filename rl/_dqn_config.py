@@ -86,6 +86,32 @@ class DQNConfig(AlgorithmConfig):
                           epsilon=[(0, 1.0), (10000, 0.05)], n_step=3)
                 .build())
         result = algo.train()          # at least 1000 env steps per call
+
+    The fields below the class docstring are DQN's own settings (and its defaults of
+    ``lr``, ``model``, ...); the shared ones, usually set through the builders:
+
+    Args:
+        env / env_config: what to learn on (see ``environment()``): a gymnasium id, a
+            ``gymnasium.Env`` subclass or a creator function, and the dict passed to it.
+        num_env_runners: env-runner actors (default 0: sample in the driver).
+        num_envs_per_env_runner: envs each runner steps as one vector env (default 1).
+        rollout_fragment_length: steps per env per sample call ("auto" by default).
+        gym_env_vectorize_mode: "SYNC" (default) or "ASYNC" (one process per env).
+        num_cpus_per_env_runner: CPUs each runner actor holds (default 1).
+        restart_failed_env_runners: replace a failed runner and keep training (default
+            True; False makes ``train()`` raise the env's error).
+        max_num_env_runner_restarts: runner restarts allowed before ``train()`` raises
+            (default 1000).
+        gamma: discount factor, in [0, 1] (default 0.99).
+        evaluation_interval / evaluation_duration: run ``evaluate()`` every this many
+            ``train()`` calls (default None: never), with this many greedy episodes
+            (default 10).
+        metrics_num_episodes_for_smoothing: ``episode_return_mean`` averages this many
+            last episodes (default 100).
+        seed: seeds torch, the envs and exploration (default None: unseeded).
+        num_gpus: only 0 (CPU learner) is supported.
+        torch_num_threads: torch threads in the learner and each runner (default 1;
+            None: torch's default).
     """
 
     algo_name: ClassVar[str] = "DQN"
@@ -131,7 +157,26 @@ class DQNConfig(AlgorithmConfig):
                  training_intensity: Any = NotProvided, tau: Any = NotProvided,
                  td_error_loss_fn: Any = NotProvided, **common: Any) -> DQNConfig:
         """DQN's settings plus the common ones (``lr``, ``gamma``, ``train_batch_size``,
-        ``model``, ``grad_clip``)."""
+        ``model``, ``grad_clip``); each left out keeps its value.
+
+        Args:
+            replay_buffer_config: ``{"capacity": n, "type": ...}``, merged into the
+                current one (every type is a uniform replay buffer).
+            target_network_update_freq: sync the target network every this many
+                sampled env steps.
+            double_q: pick the next action with the online network, value it with the
+                target network.
+            dueling: a dueling Q head, V(s) + A(s, a) - mean A(s, .).
+            n_step: discounted rewards summed before bootstrapping.
+            epsilon: exploration, a constant in [0, 1] or ``[(timestep, epsilon), ...]``
+                interpolated linearly.
+            num_steps_sampled_before_learning_starts: env steps collected before the
+                first SGD step.
+            training_intensity: transitions trained per env step sampled (None: one SGD
+                step per sample call).
+            tau: target update weight (1 copies; smaller values are Polyak averaging).
+            td_error_loss_fn: "huber" or "mse".
+        """
         if isinstance(replay_buffer_config, Mapping):  # as RLlib: update, not replace
             replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
         self._set("training", {}, replay_buffer_config=replay_buffer_config,

@@ -47,6 +47,37 @@ class PPOConfig(AlgorithmConfig):
                 .build())
         for _ in range(10):
             print(algo.train()["episode_return_mean"])
+
+    The fields below the class docstring are PPO's own settings; the shared ones,
+    usually set through the builders:
+
+    Args:
+        env / env_config: what to learn on (see ``environment()``): a gymnasium id, a
+            ``gymnasium.Env`` subclass or a creator function, and the dict passed to it.
+        num_env_runners: env-runner actors (default 0: sample in the driver).
+        num_envs_per_env_runner: envs each runner steps as one vector env (default 1).
+        rollout_fragment_length: steps per env per sample call ("auto" by default).
+        gym_env_vectorize_mode: "SYNC" (default) or "ASYNC" (one process per env).
+        num_cpus_per_env_runner: CPUs each runner actor holds (default 1).
+        restart_failed_env_runners: replace a failed runner and keep training (default
+            True; False makes ``train()`` raise the env's error).
+        max_num_env_runner_restarts: runner restarts allowed before ``train()`` raises
+            (default 1000).
+        lr: Adam learning rate (default 3e-4).
+        gamma: discount factor, in [0, 1] (default 0.99).
+        evaluation_interval / evaluation_duration: run ``evaluate()`` every this many
+            ``train()`` calls (default None: never), with this many greedy episodes
+            (default 10).
+        metrics_num_episodes_for_smoothing: ``episode_return_mean`` averages this many
+            last episodes (default 100).
+        model: network settings, ``fcnet_hiddens`` (default [64, 64]),
+            ``fcnet_activation`` ("tanh"/"relu"), ``vf_share_layers``.
+        min_sample_timesteps_per_iteration: one ``train()`` samples at least this many
+            env steps (default 0: one training step).
+        seed: seeds torch, the envs and exploration (default None: unseeded).
+        num_gpus: only 0 (CPU learner) is supported.
+        torch_num_threads: torch threads in the learner and each runner (default 1;
+            None: torch's default).
     """
 
     algo_name: ClassVar[str] = "PPO"
@@ -86,7 +117,21 @@ class PPOConfig(AlgorithmConfig):
                  kl_coeff: Any = NotProvided, kl_target: Any = NotProvided,
                  normalize_advantages: Any = NotProvided, **common: Any) -> PPOConfig:
         """PPO's settings plus the common ones (``lr``, ``gamma``, ``train_batch_size``,
-        ``model``, ``grad_clip``)."""
+        ``model``, ``grad_clip``); each left out keeps its value.
+
+        Args:
+            lambda_: GAE lambda, in [0, 1].
+            clip_param: the policy ratio is clipped to [1 - clip_param, 1 + clip_param].
+            vf_clip_param: clip a value prediction's change to this (None: no clipping).
+            vf_loss_coeff: weight of the value loss.
+            entropy_coeff: weight of the entropy bonus.
+            minibatch_size: steps per SGD minibatch (at most ``train_batch_size``).
+            num_epochs: passes over each batch.
+            use_kl_loss: add an adaptive KL penalty to the loss.
+            kl_coeff: initial weight of the KL penalty.
+            kl_target: KL the adaptive coefficient steers toward.
+            normalize_advantages: standardize advantages per minibatch.
+        """
         self._set("training", {}, lambda_=lambda_, clip_param=clip_param,
                   vf_clip_param=vf_clip_param, vf_loss_coeff=vf_loss_coeff,
                   entropy_coeff=entropy_coeff, minibatch_size=minibatch_size,

@@ -173,6 +173,10 @@ def delete(name: str, _blocking: bool = True) -> None:
     """Stop application ``name``: its routes answer 404, its replicas exit.
 
     Deleting an application that does not exist does nothing.
+
+    Args:
+        name: the application's name (as given to ``serve.run``); returns once it is
+            gone.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be an application name (a non-empty string), got {name!r}")
@@ -185,6 +189,9 @@ def delete(name: str, _blocking: bool = True) -> None:
 
 def get_app_handle(name: str) -> DeploymentHandle:
     """A handle to the ingress deployment of running application ``name``.
+
+    Args:
+        name: the application's name (as given to ``serve.run``).
 
     Raises:
         ValueError: no application has that name.

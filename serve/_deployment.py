@@ -93,9 +93,14 @@ def deployment(_func_or_class: Any = None, *, name: str | None = None,
             "upscale_delay_s", "downscale_delay_s", ...}``.
         ray_actor_options: ``{"num_cpus": .., "num_gpus": .., "resources": {..}}`` per replica
             (default one CPU, as Ray); ``num_cpus``/``num_gpus``/``resources`` say the same.
+        num_cpus: CPUs held by each replica (default 1).
+        num_gpus: GPUs held by each replica (default 0).
+        resources: custom resources held by each replica, ``{"name": amount}``.
         health_check_period_s / health_check_timeout_s: how often the controller calls the
             instance's ``check_health()`` and how long it may take before the replica is
             replaced.
+        graceful_shutdown_timeout_s: how long a stopping replica may take to finish its
+            ongoing requests (default 20 s).
         user_config: passed to ``reconfigure(user_config)`` on every replica.
 
     Returns:

@@ -148,7 +148,14 @@ class DeploymentHandle:
 
     def options(self, *, method_name: str | None = None,
                 stream: bool | None = None) -> DeploymentHandle:
-        """A handle calling ``method_name``, or streaming a generator's items (``stream=True``)."""
+        """A handle calling ``method_name``, or streaming a generator's items (``stream=True``).
+
+        Args:
+            method_name: the deployment method the new handle calls (None: this
+                handle's method, ``__call__`` by default).
+            stream: True to call a generator method and get its items as they come
+                (None: as this handle).
+        """
         if method_name is not None and (not isinstance(method_name, str) or not method_name):
             raise TypeError(f"method_name must be a method's name, got {method_name!r}")
         if stream is not None and not isinstance(stream, bool):
