@@ -83,7 +83,7 @@ class OptunaSearch(Searcher):
     Args:
         space: an Ember param space (nested dicts allowed); None takes the Tuner's
             ``param_space``. Nested names are flattened with "/" for optuna.
-        metric, mode: what to optimize; default to ``TuneConfig(metric=, mode=)``.
+        metric / mode: what to optimize; default to ``TuneConfig(metric=, mode=)``.
         points_to_evaluate: configs to try first (``study.enqueue_trial``).
         sampler: any ``optuna.samplers.BaseSampler``; default TPE seeded with ``seed``.
         seed: seeds the default sampler and ``sample_from`` values.
@@ -216,7 +216,13 @@ class OptunaSearch(Searcher):
         return resolve(self._space, self._rng, fixed)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        """Report intermediate values, so optuna pruners and samplers can use them."""
+        """Report intermediate values, so optuna pruners and samplers can use them.
+
+        Args:
+            trial_id: the trial's id, as given to ``suggest``.
+            result: the metrics dict it reported; a finite ``metric`` value is reported
+                to optuna at step ``training_iteration`` (an int).
+        """
         ot_trial = self._ot_trials.get(trial_id)
         value, step = result.get(self.metric or ""), result.get("training_iteration")
         if ot_trial is None or not isinstance(step, int) or not _finite(value):

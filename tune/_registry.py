@@ -16,7 +16,13 @@ _PLUGINS = ("ember.rl",)
 
 
 def register_trainable(name: str, trainable: Any) -> None:
-    """Make ``Tuner(name, ...)`` run ``trainable``."""
+    """Make ``Tuner(name, ...)`` run ``trainable``.
+
+    Args:
+        name: a non-empty string; registering a name again replaces its trainable.
+        trainable: anything ``Tuner`` takes as a trainable (a function, a trainer or a
+            class with ``train()``).
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_trainable(name=...) must be a non-empty string, got {name!r}")
     _REGISTERED[name] = trainable

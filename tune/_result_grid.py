@@ -17,7 +17,14 @@ class TrialFailedError(RuntimeError):
 
 class ResultGrid:
     """The results of a ``Tuner.fit()``: ``len``, iteration, indexing, ``get_best_result``,
-    ``get_dataframe`` and ``errors``."""
+    ``get_dataframe`` and ``errors``.
+
+    Args:
+        results: one ``Result`` per trial.
+        metric: the default metric of ``get_best_result`` (TuneConfig's).
+        mode: the default mode, ``"min"`` or ``"max"``.
+        path: the experiment's folder (``experiment_path``).
+    """
 
     def __init__(self, results: list[Result], metric: str | None, mode: str | None,
                  path: str):
@@ -51,7 +58,19 @@ class ResultGrid:
                         scope: str = "last", filter_nan_and_inf: bool = True) -> Result:
         """The trial best by ``metric`` (default: TuneConfig's), judged on its last result
         (``scope="last"``), its best one (``"all"``), or the mean of its last results
-        (``"avg"``, ``"last-5-avg"``, ``"last-10-avg"``)."""
+        (``"avg"``, ``"last-5-avg"``, ``"last-10-avg"``).
+
+        Args:
+            metric: the result key to compare (default: TuneConfig's ``metric``).
+            mode: ``"min"`` or ``"max"`` (default: TuneConfig's ``mode``).
+            scope: ``"last"``, ``"all"``, ``"avg"`` (mean of all its results),
+                ``"last-5-avg"`` or ``"last-10-avg"`` (mean of its last 5 or 10).
+            filter_nan_and_inf: ignore NaN and infinite values (default True).
+
+        Raises:
+            ValueError: without a metric and mode, or on an unknown ``scope``.
+            RuntimeError: when no trial reported ``metric``.
+        """
         metric = metric or self._metric
         mode = mode or self._mode
         if metric is None or mode not in ("max", "min"):
@@ -74,7 +93,14 @@ class ResultGrid:
     def get_dataframe(self, filter_metric: str | None = None,
                       filter_mode: str | None = None) -> Any:
         """One row per trial: its last result (or its best by ``filter_metric``) and its
-        config as ``config/<key>`` columns."""
+        config as ``config/<key>`` columns, plus ``logdir``.
+
+        Args:
+            filter_metric: pick each trial's best result by this key instead of its last
+                (default None: the last result).
+            filter_mode: ``"min"`` or ``"max"`` for ``filter_metric`` (anything but
+                ``"min"`` maximizes).
+        """
         import pandas as pd
 
         rows = []

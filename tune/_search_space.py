@@ -202,27 +202,53 @@ class SampleFrom(Domain):
 
 
 def uniform(lower: float, upper: float) -> Uniform:
-    """A float uniformly drawn from ``[lower, upper]``: ``uniform(0.0, 0.5)``."""
+    """A float uniformly drawn from ``[lower, upper]``: ``uniform(0.0, 0.5)``.
+
+    Args:
+        lower: the smallest value; a number below ``upper``.
+        upper: the largest value.
+    """
     return Uniform(lower, upper)
 
 
 def loguniform(lower: float, upper: float, base: float = 10) -> LogUniform:
-    """A float uniform on a log scale, for learning rates: ``loguniform(1e-4, 1e-1)``."""
+    """A float uniform on a log scale, for learning rates: ``loguniform(1e-4, 1e-1)``.
+
+    Args:
+        lower: the smallest value; must be > 0 and below ``upper``.
+        upper: the largest value.
+        base: the logarithm's base (default 10); must be > 0 and != 1.
+    """
     return LogUniform(lower, upper, base)
 
 
 def quniform(lower: float, upper: float, q: float) -> QUniform:
-    """A uniform float rounded to a multiple of ``q``: ``quniform(0, 1, 0.25)``."""
+    """A uniform float rounded to a multiple of ``q``: ``quniform(0, 1, 0.25)``.
+
+    Args:
+        lower: the smallest value; a number below ``upper``.
+        upper: the largest value (draws stay inside ``[lower, upper]``).
+        q: the step, > 0; some multiple of it must lie in ``[lower, upper]``.
+    """
     return QUniform(lower, upper, q)
 
 
 def randint(lower: int, upper: int) -> RandInt:
-    """An int in ``[lower, upper)`` (upper excluded, as Ray): ``randint(1, 5)`` → 1..4."""
+    """An int in ``[lower, upper)`` (upper excluded, as Ray): ``randint(1, 5)`` → 1..4.
+
+    Args:
+        lower: the smallest value (included); an int below ``upper``.
+        upper: the bound (excluded), an int, as in ``range``.
+    """
     return RandInt(lower, upper)
 
 
 def choice(categories: Sequence[Any]) -> Choice:
-    """One of the categories, drawn at random: ``choice(["relu", "tanh"])``."""
+    """One of the categories, drawn at random: ``choice(["relu", "tanh"])``.
+
+    Args:
+        categories: a non-empty list or tuple of values, each equally likely.
+    """
     return Choice(categories)
 
 
@@ -230,6 +256,9 @@ def grid_search(values: Sequence[Any]) -> dict[str, list[Any]]:
     """Try every value: ``grid_search([1, 2, 3])`` → Ray's marker ``{"grid_search": [...]}``.
 
     Several grids in one space give their cartesian product; ``num_samples`` repeats it.
+
+    Args:
+        values: a non-empty list of the values to try (each may hold domains or grids).
     """
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, Sequence):
         raise TypeError(
@@ -243,6 +272,10 @@ def grid_search(values: Sequence[Any]) -> dict[str, list[Any]]:
 def sample_from(fn: Callable[..., Any]) -> SampleFrom:
     """A value computed from the rest of the config, Ray-style:
     ``sample_from(lambda spec: spec.config["width"] * 2)`` (``fn()`` with no argument works).
+
+    Args:
+        fn: a callable taking ``spec`` (``spec.config`` is the config resolved so far,
+            readable as a dict or by attribute) or no argument; its return is the value.
     """
     return SampleFrom(fn)
 

@@ -42,23 +42,44 @@ class Searcher:
         self, metric: str | None, mode: str | None, param_space: dict[str, Any] | None
     ) -> bool:
         """Take the tuner's metric, mode and param_space. Returns False when they cannot
-        be used (e.g. the searcher already has its own space): the tuner then raises."""
+        be used (e.g. the searcher already has its own space): the tuner then raises.
+
+        Args:
+            metric: ``TuneConfig(metric=)``; fills in the searcher's own when it has none.
+            mode: ``TuneConfig(mode=)``, ``"min"``, ``"max"`` or None; same rule.
+            param_space: the Tuner's ``param_space`` (None or empty when it has none).
+        """
         check_mode(mode, "TuneConfig")
         self.metric = self.metric or metric
         self.mode = self.mode or mode
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """The config for a new trial, or None when the searcher has no more configs."""
+        """The config for a new trial, or None when the searcher has no more configs.
+
+        Args:
+            trial_id: the id of the trial the config is for.
+        """
         raise NotImplementedError
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        """An intermediate result of a suggested trial."""
+        """An intermediate result of a suggested trial.
+
+        Args:
+            trial_id: the trial's id, as given to ``suggest``.
+            result: the metrics dict it reported.
+        """
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        """A suggested trial ended: ``result`` is its last result, ``error`` tells failure."""
+        """A suggested trial ended: ``result`` is its last result, ``error`` tells failure.
+
+        Args:
+            trial_id: the trial's id, as given to ``suggest``.
+            result: its last result (default None: it reported none).
+            error: True when the trial failed.
+        """
 
     def get_state(self) -> dict[str, Any]:
         """What ``save`` stores; by default the instance's attributes."""

@@ -39,7 +39,13 @@ class WithResources:
 
 def with_resources(trainable: Any, resources: Any) -> WithResources:
     """``trainable`` whose trials each hold ``resources`` (e.g. ``{"cpu": 2, "gpu": 1}``,
-    or a function of the trial's config returning such a dict)."""
+    or a function of the trial's config returning such a dict).
+
+    Args:
+        trainable: the trainable to wrap (what ``Tuner`` takes).
+        resources: a dict of resource name to amount >= 0 (``"cpu"``/``"gpu"`` in any
+            case), or a function ``fn(config)`` returning one for each trial.
+    """
     if not (callable(resources) or isinstance(resources, Mapping)):
         raise TypeError("with_resources(resources=...) takes a dict such as {'cpu': 1} or a "
                         f"function of the config returning one, got {resources!r}")

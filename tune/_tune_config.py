@@ -18,15 +18,22 @@ class TuneConfig:
     """
 
     metric: str | None = None
+    """The reported result key to optimize; the default metric of the scheduler, the
+    searcher and ``ResultGrid.get_best_result``. Set together with ``mode``."""
     mode: str | None = None
+    """``"min"`` or ``"max"``: whether lower or higher ``metric`` is better."""
     num_samples: int = 1
     """Trials to run (x the grid's size with the built-in searcher); -1: until
     ``time_budget_s`` or the searcher runs out."""
     max_concurrent_trials: int | None = None
     """At most this many trials at once (default: as many as the resources allow)."""
     search_alg: Any = None
+    """The searcher proposing configs, e.g. ``OptunaSearch()`` (default: the built-in
+    random/grid searcher over the Tuner's ``param_space``)."""
     scheduler: Any = None
+    """The trial scheduler, e.g. ``ASHAScheduler()`` (default: ``FIFOScheduler()``)."""
     time_budget_s: float | None = None
+    """Seconds (> 0) after which the experiment stops (default: no limit)."""
     reuse_actors: bool = False
     """Accepted for Ray compatibility; each trial gets a fresh actor (they start in ms)."""
     seed: int | None = None

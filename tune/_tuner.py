@@ -37,6 +37,19 @@ class Tuner:
         grid.get_best_result().config
 
     A ``TorchTrainer`` takes ``param_space={"train_loop_config": {...}}``.
+
+    Args:
+        trainable: a function ``f(config)`` calling ``tune.report``, a ``TorchTrainer``,
+            a class with ``train()``/``save()``/``restore()`` (an rl Algorithm), an object
+            with ``as_trainable()`` (e.g. a PPOConfig), a name given to
+            ``register_trainable`` (e.g. ``"PPO"``), or any of these wrapped by
+            ``with_resources``.
+        param_space: a dict of constants, search-space domains (``uniform``,
+            ``choice``, ...) and ``grid_search`` markers, nested dicts allowed (default:
+            empty).
+        tune_config: how to search (default: ``TuneConfig()``).
+        run_config: the experiment's name, storage, stop condition and checkpoints
+            (default: ``RunConfig()``).
     """
 
     def __init__(self, trainable: Any, *, param_space: dict[str, Any] | None = None,
@@ -59,7 +72,15 @@ class Tuner:
     @classmethod
     def restore(cls, path: str, trainable: Any = None, **_: Any) -> Tuner:
         """Resume the experiment in ``path`` (``storage_path/name``): finished trials are
-        kept as they are, unfinished ones continue from their latest checkpoint."""
+        kept as they are, unfinished ones continue from their latest checkpoint.
+
+        Args:
+            path: the experiment's local folder (or a ``file://`` URI).
+            trainable: the trainable to run (default None: the one saved with the
+                experiment).
+
+        Other keyword arguments are accepted, for Ray compatibility, and ignored.
+        """
         path = _local(path, "Tuner.restore(path=...)")
         saved = load_tuner(path)
         tuner = cls(trainable if trainable is not None else saved["trainable"],
@@ -70,9 +91,17 @@ class Tuner:
 
     @classmethod
     def can_restore(cls, path: str) -> bool:
+        """Whether ``path`` holds an experiment that ``Tuner.restore`` can resume.
+
+        Args:
+            path: the experiment's local folder (``storage_path/name``).
+        """
         return os.path.exists(os.path.join(_local(path, "path"), "tuner.pkl"))
 
     def fit(self) -> ResultGrid:
+        """Run the experiment (or resume it, after ``Tuner.restore``) and return a
+        ``ResultGrid`` with one ``Result`` per trial (a failed trial's ``error`` says
+        why)."""
         config = self.tune_config
         if self._restored is not None:
             path, trials = self._restored

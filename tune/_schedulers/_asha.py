@@ -58,7 +58,7 @@ class ASHAScheduler(TrialScheduler):
 
     Args:
         time_attr: the result key that measures progress (monotonically increasing).
-        metric, mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
+        metric / mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
         max_t: trials stop when ``time_attr`` reaches it.
         grace_period: the first rung; no trial stops before it.
         reduction_factor: 1 of every ``reduction_factor`` trials passes each rung.

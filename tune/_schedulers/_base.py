@@ -94,22 +94,48 @@ class TrialScheduler:
         return value if self._mode == "max" else -value
 
     def on_trial_add(self, trials: list[Trial], trial: Trial) -> None:
-        """A new trial was created (before it starts)."""
+        """A new trial was created (before it starts).
+
+        Args:
+            trials: every Trial of the experiment.
+            trial: the trial concerned.
+        """
 
     def on_trial_result(self, trials: list[Trial], trial: Trial, result: dict[str, Any]) -> str:
-        """Decide on a running trial's new result: CONTINUE, PAUSE or STOP."""
+        """Decide on a running trial's new result: CONTINUE, PAUSE or STOP.
+
+        Args:
+            trials: every Trial of the experiment.
+            trial: the trial concerned.
+            result: the metrics dict it just reported.
+        """
         return CONTINUE
 
     def on_trial_complete(
         self, trials: list[Trial], trial: Trial, result: dict[str, Any] | None
     ) -> None:
-        """The trial ended normally (its function returned, or it was stopped)."""
+        """The trial ended normally (its function returned, or it was stopped).
+
+        Args:
+            trials: every Trial of the experiment.
+            trial: the trial concerned.
+            result: its last result, or None if it reported none.
+        """
 
     def on_trial_remove(self, trials: list[Trial], trial: Trial) -> None:
-        """The trial errored or was removed; forget it."""
+        """The trial errored or was removed; forget it.
+
+        Args:
+            trials: every Trial of the experiment.
+            trial: the trial concerned.
+        """
 
     def choose_trial_to_run(self, trials: list[Trial]) -> Trial | None:
-        """The trial to start or resume in a free slot: first PENDING, then PAUSED."""
+        """The trial to start or resume in a free slot: first PENDING, then PAUSED.
+
+        Args:
+            trials: every Trial of the experiment.
+        """
         for status in (PENDING, PAUSED):
             for trial in trials:
                 if trial.status == status:

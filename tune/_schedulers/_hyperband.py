@@ -62,7 +62,7 @@ class HyperBandScheduler(TrialScheduler):
 
     Args:
         time_attr: the result key that measures progress.
-        metric, mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
+        metric / mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
         max_t: the most ``time_attr`` a trial gets; trials stop there.
         reduction_factor: ``eta``; 1 of every ``eta`` trials survives each halving.
         stop_last_trials: stop trials at ``max_t`` (False lets the survivors run on).
@@ -162,7 +162,11 @@ class HyperBandScheduler(TrialScheduler):
 
     def choose_trial_to_run(self, trials: list[Trial]) -> Trial | None:
         """PENDING trials first, then PAUSED winners of a halving; never a trial still
-        waiting for its band."""
+        waiting for its band.
+
+        Args:
+            trials: every Trial of the experiment.
+        """
         for trial in trials:
             if trial.status == PENDING:
                 return trial

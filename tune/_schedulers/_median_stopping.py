@@ -22,7 +22,7 @@ class MedianStoppingRule(TrialScheduler):
 
     Args:
         time_attr: the result key that measures progress.
-        metric, mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
+        metric / mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
         grace_period: no trial is judged before ``time_attr`` reaches it.
         min_samples_required: how many other trials must have reached the same time.
         min_time_slice: with too few samples, a trial is paused (to let waiting trials

@@ -85,7 +85,7 @@ class PopulationBasedTraining(TrialScheduler):
 
     Args:
         time_attr: the result key that measures progress.
-        metric, mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
+        metric / mode: what to compare; default to ``TuneConfig(metric=, mode=)``.
         perturbation_interval: exploit/explore at most once per this much ``time_attr``.
         hyperparam_mutations: key -> list, Domain or function (nested dicts allowed).
         quantile_fraction: the top and bottom fractions of the population (<= 0.5).
