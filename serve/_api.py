@@ -12,8 +12,9 @@ import time
 import uuid
 from typing import Any
 
-import ember
 from ember.core import settings
+
+import ember
 
 from . import _client
 from ._application import Application, flatten

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
-
 from ember.core.internal_kv import kv_get, kv_put
 
 from ._application import DeploymentSpec

@@ -331,7 +331,7 @@ class Controller:
                       f"{self.proxy_options.get('host')}:{self.proxy_options.get('port')}",
                       flush=True)
                 self.proxy, self.queued_ref = None, None
-            except Exception:  # noqa: BLE001 - busy or stopping: look again next time
+            except Exception:  # noqa: BLE001,S110 - busy or stopping: look again next time
                 pass
         if self.proxy is None and self.proxy_options and not self.stopped.is_set():
             options = dict(self.proxy_options)
