@@ -18,6 +18,7 @@ import sysconfig
 
 import cloudpickle
 
+
 class LocalModules:
     """Registers the driver's local modules by value; cheap when nothing new is imported."""
 
