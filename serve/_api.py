@@ -178,6 +178,9 @@ def delete(name: str, _blocking: bool = True) -> None:
     Args:
         name: the application's name (as given to ``serve.run``); returns once it is
             gone.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be an application name (a non-empty string), got {name!r}")
@@ -196,6 +199,7 @@ def get_app_handle(name: str) -> DeploymentHandle:
 
     Raises:
         ValueError: no application has that name.
+        TypeError: ``name`` is not a non-empty string.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be an application name (a non-empty string), got {name!r}")

@@ -91,8 +91,17 @@ def batch(_function: Callable[..., Any] | None = None, *, max_batch_size: int = 
     is ``self``.
 
     Args:
-        max_batch_size: the largest list passed at once.
-        batch_wait_timeout_s: how long to wait for a batch to fill after its first item.
+        max_batch_size: the largest list passed at once (default 10; an int >= 1). A
+            full batch is sent at once. A deployment's default ``max_ongoing_requests``
+            is twice its largest batch size when that exceeds 5.
+        batch_wait_timeout_s: seconds to wait for a batch to fill after its first item
+            (default 0.01; 0: send what is queued without waiting).
+
+    Returns:
+        The batched ``async`` function (or a decorator making one, when called with
+        options only). Each call takes exactly one input; an exception raised by the
+        wrapped function, or a result list of the wrong length, reaches every caller
+        of that batch.
 
     Example::
 

@@ -85,26 +85,40 @@ def deployment(_func_or_class: Any = None, *, name: str | None = None,
     """Declare a deployment: ``@serve.deployment`` or ``@serve.deployment(num_replicas=2)``.
 
     Args:
-        name: the deployment's name (default: the class or function name).
-        num_replicas: replicas to run (or "auto" for autoscaling with Ray's defaults).
-        max_ongoing_requests: requests one replica handles at once.
-        max_queued_requests: requests held while every replica is full, then 503.
-        autoscaling_config: ``{"min_replicas", "max_replicas", "target_ongoing_requests",
-            "upscale_delay_s", "downscale_delay_s", ...}``.
+        name: the deployment's name within its application (default: the class or
+            function name); a non-empty string without "/".
+        num_replicas: replicas to run (default 1), or "auto" for autoscaling between 1
+            and 100 replicas (Ray's defaults); ignored when ``autoscaling_config`` is set.
+        max_ongoing_requests: requests one replica handles at once (default 5, or twice
+            the largest ``@serve.batch`` size of the class so its batches can fill).
+        max_queued_requests: requests held while every replica is full before new ones
+            get 503 (default 1000; -1: no limit).
+        autoscaling_config: ``{"min_replicas", "max_replicas", "initial_replicas",
+            "target_ongoing_requests", "upscale_delay_s", "downscale_delay_s",
+            "metrics_interval_s"}`` (Ray's names; defaults 1, 1, ``min_replicas``, 2.0,
+            3.0 s, 60.0 s, 0.5 s); the controller then sizes the deployment from its
+            ongoing requests per replica.
         ray_actor_options: ``{"num_cpus": .., "num_gpus": .., "resources": {..}}`` per replica
             (default one CPU, as Ray); ``num_cpus``/``num_gpus``/``resources`` say the same.
+            Other keys raise ``ValueError``.
         num_cpus: CPUs held by each replica (default 1).
         num_gpus: GPUs held by each replica (default 0).
-        resources: custom resources held by each replica, ``{"name": amount}``.
+        resources: custom resources held by each replica, ``{"name": amount}`` ("CPU"
+            and "GPU" are not allowed: use ``num_cpus``/``num_gpus``).
         health_check_period_s / health_check_timeout_s: how often the controller calls the
-            instance's ``check_health()`` and how long it may take before the replica is
-            replaced.
+            instance's ``check_health()`` (default 10 s) and how long it may take
+            (default 30 s) before the replica is replaced.
         graceful_shutdown_timeout_s: how long a stopping replica may take to finish its
             ongoing requests (default 20 s).
-        user_config: passed to ``reconfigure(user_config)`` on every replica.
+        user_config: passed to ``reconfigure(user_config)`` on every replica (default
+            None: not called); changing only this does not restart the replicas.
 
     Returns:
         A ``Deployment`` (or a decorator making one, when called with options only).
+
+    Raises:
+        TypeError / ValueError: a setting of the wrong type or out of range, named in
+            the message (checked here, at the decorator line).
     """
     given = {key: value for key, value in {
         "name": name, "num_replicas": num_replicas,

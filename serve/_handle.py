@@ -166,7 +166,17 @@ class DeploymentHandle:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Send the call to a replica now; returns a DeploymentResponse (or, with
-        ``options(stream=True)``, a DeploymentResponseGenerator)."""
+        ``options(stream=True)``, a DeploymentResponseGenerator).
+
+        Inside an event loop (a replica's async method) the call is sent when the
+        response is first awaited. The replica is picked by power-of-two-choices on
+        the requests in flight from this process.
+
+        Args:
+            *args / **kwargs: the method's arguments (pickled); a DeploymentResponse
+                among them is passed on by ref, so the next replica gets its value
+                without this process waiting for it.
+        """
         if self._stream:
             return DeploymentResponseGenerator(self, args, kwargs)
         return DeploymentResponse(self, args, kwargs)
@@ -245,7 +255,16 @@ class DeploymentResponse:
         self._submit()
 
     def result(self, timeout_s: float | None = None) -> Any:
-        """Wait for the value (raising the replica's exception, with its traceback)."""
+        """Wait for the value (raising the replica's exception, with its traceback).
+
+        A call whose replica died is sent again to another replica (up to 3 times).
+
+        Args:
+            timeout_s: seconds to wait for each attempt (None: as long as it takes).
+
+        Raises:
+            GetTimeoutError: no value within ``timeout_s``.
+        """
         if self._ref is None:
             _client.off_loop(self._submit)
         attempt = 0
