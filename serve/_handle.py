@@ -173,7 +173,7 @@ class DeploymentHandle:
         the requests in flight from this process.
 
         Args:
-            *args / **kwargs: the method's arguments (pickled); a DeploymentResponse
+            args / kwargs: the method's arguments (pickled); a DeploymentResponse
                 among them is passed on by ref, so the next replica gets its value
                 without this process waiting for it.
         """
