@@ -29,7 +29,7 @@ class TrialTable:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.tty = self.out.isatty()
-        self.last = 0.0
+        self.last = float("-inf")  # not 0: monotonic() may be small on a fresh machine
         self.drawn_lines = 0
         self.announced: set[str] = set()
         self.last_line = ""
@@ -64,7 +64,7 @@ class TrialTable:
             self.out.write(f"\x1b[{self.drawn_lines}F\x1b[J")
             self.out.flush()
             self.drawn_lines = 0
-            self.last = 0.0
+            self.last = float("-inf")
         print(text, file=self.err, flush=True)
 
     def close(self) -> None:
