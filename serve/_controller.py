@@ -116,7 +116,10 @@ class Controller:
             self.prefixes[name] = route_prefix
         return deploy_id
 
-    def _ensure_proxy(self, http: dict[str, Any]) -> None:
+    def _ensure_proxy(self, http: dict[str, Any], routes: list[dict[str, Any]] | None = None
+                      ) -> None:
+        """Start the HTTP proxy unless it runs; ``routes`` (when healing a dead one) are
+        in place before it listens, so no request finds an empty route table."""
         if self.proxy is not None:
             if (http["host"], http["port"]) != (self.proxy_options["host"],
                                                 self.proxy_options["port"]):
@@ -129,6 +132,8 @@ class Controller:
             num_cpus=0, max_restarts=0, lifetime="detached", name=_client.PROXY_NAME,
             namespace=_client.NAMESPACE).remote()
         try:
+            if routes:
+                ember.get(proxy.update.remote(routes))
             self.proxy_port = ember.get(proxy.start.remote(
                 http["host"], http["port"], http.get("request_timeout_s"),
                 http.get("max_body"), http.get("max_header")))
@@ -337,7 +342,7 @@ class Controller:
             options = dict(self.proxy_options)
             options["port"] = self.proxy_port or options["port"]  # port 0: keep the one chosen
             try:
-                self._ensure_proxy(options)
+                self._ensure_proxy(options, self._routes())
             except Exception as error:  # noqa: BLE001 - e.g. the port is not free yet
                 print(f"ember.serve: the HTTP proxy could not start again yet: {error}",
                       flush=True)

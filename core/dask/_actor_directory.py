@@ -6,13 +6,16 @@ released when that session shuts down, and a name whose session's client is no l
 connected (its driver died) is free again. A ``lifetime="detached"`` actor is also
 published as a Dask dataset, which keeps it alive after its session ends, and keeps its
 name until ``ember.kill``. Dask does not restart actors: when an actor's worker is
-lost, this process re-creates the actors it made (same class and arguments, a new Dask
-actor) up to ``max_restarts``; handles held by other processes keep pointing at the
-lost one.
+lost (Dask errs the actor's creation future; a watcher thread notices within
+``WATCH_PERIOD_S``, as does any call that fails), this process re-creates the actors it
+made (same class and arguments, a new Dask actor) up to ``max_restarts`` and points
+their names at the new incarnation; a dead actor's name is free again. Handles held by
+other processes keep pointing at the lost incarnation; ``get_actor`` finds the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import pickle
 import threading
@@ -29,6 +32,8 @@ from ._direct import failed, send
 from ._tasks import RemoteFailure
 
 _METADATA = "ember-actors"
+WATCH_PERIOD_S = 0.2
+"""How often the owner looks for actors whose worker was lost."""
 
 
 @dataclass
@@ -43,6 +48,7 @@ class DaskActor:
     dead: str | None = None
     seq: itertools.count = field(default_factory=itertools.count)
     proxy: tuple[str, Any] | None = None  # (creation key, Dask's actor proxy) once created
+    direct: set = field(default_factory=set)  # direct calls not answered yet
 
 
 class DaskActorDirectory:
@@ -55,6 +61,9 @@ class DaskActorDirectory:
         self._foreign: dict[str, itertools.count] = {}  # call numbers for others' actors
         self._lock = threading.Lock()
         self._unfinished: set[Any] = set()  # relay futures not done yet (see call)
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._settled: set[str] = set()  # creation keys whose failure was handled
 
     def create(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> ActorHandle:
         backend = self.backend
@@ -81,9 +90,10 @@ class DaskActorDirectory:
         future = create()
         actor = DaskActor(future.key, name, actor_class._methods, future, create, options)
         self.actors[actor.actor_id] = actor
+        self._start_watching()
         handle = ActorHandle._make(actor.actor_id, name, actor.methods, backend.ref_for(future))
         if options.name is not None:
-            self._publish(options.name, options.namespace, handle)
+            self._publish(actor)
         return handle
 
     def call(self, handle: Any, method: str, args: tuple, kwargs: dict, num_returns: Any) -> Any:
@@ -110,6 +120,8 @@ class DaskActorDirectory:
         if proxy is not None:  # straight to the actor's worker (see _dask_direct)
             call = send(self.client, proxy, key, self.caller, seq, method, blob, slots)
             generation = target.key
+            actor.direct.add(call)
+            call.add_done_callback(actor.direct.discard)
             call.add_done_callback(lambda done: self._observe(actor, generation, done))
             return [backend.ref_for(call)]
         future = self.client.submit(
@@ -142,10 +154,11 @@ class DaskActorDirectory:
         if actor is None or actor.dead:
             return None
         future = actor.future
+        if future.status != "finished":
+            return None  # being created (a relay task waits for it without blocking us),
+            # or lost (the relay task fails at once, where a direct call would time out)
         if actor.proxy is not None and actor.proxy[0] == future.key:
             return actor.proxy[1]
-        if future.status != "finished":
-            return None  # being created: a relay task waits for it without blocking us
         try:
             proxy = future.result()
         except Exception:  # noqa: BLE001 - its worker was lost: the relay task tells how
@@ -156,6 +169,34 @@ class DaskActorDirectory:
     def _counter(self, actor_id: str) -> itertools.count:
         return self._foreign.setdefault(actor_id, itertools.count())
 
+    def _start_watching(self) -> None:
+        with self._lock:
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, daemon=True,
+                                                 name="ember-dask-actor-watch")
+                self._watcher.start()
+
+    def _watch(self) -> None:
+        """Notice a lost worker without waiting for a call to fail: Dask errs an actor's
+        creation future when the worker holding it is lost, and this thread (reading
+        only local future states) restarts or buries the actor at once, as the embedded
+        engine does when an actor process exits."""
+        while not self._closed.wait(WATCH_PERIOD_S):
+            for actor in list(self.actors.values()):
+                future = actor.future
+                if actor.dead or future.key in self._settled or future.status != "error":
+                    continue
+                self._settled.add(future.key)
+                try:
+                    self._observe(actor, future.key, future)
+                except Exception:  # noqa: BLE001,S112 - the scheduler is gone: nothing to restart
+                    continue
+
+    def close(self) -> None:
+        """At shutdown: stop watching, and this session's (not detached) names are free."""
+        self._closed.set()
+        self.release_names()
+
     def _observe(self, actor: DaskActor, generation: str, done: Any) -> None:
         """A call failed for a reason other than the method raising: the actor's worker
         was lost. Re-create it (``__init__`` with the original arguments) while
@@ -165,19 +206,32 @@ class DaskActorDirectory:
         if isinstance(done.exception(), (RemoteFailure, TaskCancelledError)):
             return  # the method raised, or the caller cancelled its wait: the actor lives
         with self._lock:
-            if actor.future.key != generation:
-                return  # another failed call of the same generation already handled it
-            limit = actor.options.max_restarts
-            if limit != -1 and actor.restarts >= limit:
-                actor.dead = (
-                    f"actor {actor.class_name} is dead: its Dask worker was lost; restarted "
-                    f"{actor.restarts}/{limit} times; raise max_restarts to survive worker "
-                    "losses")
-                self.client.cancel([actor.future], force=True)
-                return
-            actor.restarts += 1
-            actor.future = actor.create()
-            actor.seq = itertools.count()
+            lost = self._handle_loss(actor, generation)
+        for call in lost:  # calls in flight to the lost worker would wait for a timeout
+            call.settle(error=RuntimeError(
+                f"the Dask worker of actor {actor.class_name} was lost during the call"))
+
+    def _handle_loss(self, actor: DaskActor, generation: str) -> list[Any]:
+        """Under the lock: restart or bury the actor; returns its calls in flight (none
+        if another failed call of the same generation handled the loss already)."""
+        if actor.future.key != generation:
+            return []
+        lost = list(actor.direct)
+        limit = actor.options.max_restarts
+        if limit != -1 and actor.restarts >= limit:
+            actor.dead = (
+                f"actor {actor.class_name} is dead: its Dask worker was lost; restarted "
+                f"{actor.restarts}/{limit} times; raise max_restarts to survive worker "
+                "losses")
+            self.client.cancel([actor.future], force=True)
+            self._unpublish(actor)  # as in Ray: a dead actor's name is free again
+            return lost
+        actor.restarts += 1
+        actor.future = actor.create()
+        actor.seq = itertools.count()
+        if actor.options.name is not None:
+            self._publish(actor)  # the name now leads to the new incarnation
+        return lost
 
     def kill(self, handle: Any, no_restart: bool) -> None:
         actor = self.actors.get(handle._actor_id)
@@ -185,12 +239,10 @@ class DaskActorDirectory:
         if actor is not None:
             actor.dead = (f"actor {actor.class_name} is dead: it was killed with ember.kill; "
                           "create a new actor")
-            name = actor.options.name
-            if name is not None:
-                space = actor.options.namespace or "default"
-                if actor.options.lifetime == "detached":
-                    self.client.unpublish_dataset(_dataset(space, name))
-                self.client.run_on_scheduler(_forget_name, space, name, self.client.id)
+        # Whichever process made it: its names are free again.
+        for space, name in self.client.run_on_scheduler(_forget_actor, handle._actor_id):
+            with contextlib.suppress(KeyError):  # unpublished when it died
+                self.client.unpublish_dataset(_dataset(space, name))
         self.client.cancel([future], force=True)
 
     def kill_group(self, group_id: int) -> None:
@@ -203,26 +255,41 @@ class DaskActorDirectory:
                 self.client.cancel([actor.future], force=True)
 
     # -- names --------------------------------------------------------------------------------
-    def _publish(self, name: str, namespace: str | None, handle: ActorHandle) -> None:
-        key = handle._keepalive._id
-        space = namespace or "default"
-        actor = self.actors[handle._actor_id]
-        detached = actor.options.lifetime == "detached"
+    def _publish(self, actor: DaskActor) -> None:
+        """Record the actor's name on the scheduler, leading to its current incarnation
+        (published again after each restart)."""
+        options = actor.options
+        space, detached = options.namespace or "default", options.lifetime == "detached"
         if detached:  # the scheduler holds it, not only this session's client
-            self.client.publish_dataset(actor.future, name=_dataset(space, name), override=True)
-        else:
-            self._names.append((space, name))
+            self.client.publish_dataset(actor.future, name=_dataset(space, options.name),
+                                        override=True)
+        elif (space, options.name) not in self._names:
+            self._names.append((space, options.name))
         self.client.set_metadata(
-            [_METADATA, space, name],
-            (handle._actor_id, handle._class_name, pickle.dumps(handle._methods), key,
-             self.client.id, detached))  # methods as bytes: msgpack cannot encode them
+            [_METADATA, space, options.name],
+            (actor.actor_id, actor.class_name, pickle.dumps(actor.methods), actor.future.key,
+             self.client.id, detached,  # methods as bytes: msgpack cannot encode them
+             options.max_restarts != 0))
+
+    def _unpublish(self, actor: DaskActor) -> None:
+        """The actor is dead or killed: its name is free again."""
+        name = actor.options.name
+        if name is None:
+            return
+        space = actor.options.namespace or "default"
+        try:
+            if actor.options.lifetime == "detached":
+                self.client.unpublish_dataset(_dataset(space, name))
+            self.client.run_on_scheduler(_forget_name, space, name, self.client.id)
+        except Exception:  # noqa: BLE001,S110 - the dataset is gone already, or the scheduler
+            pass
 
     def release_names(self) -> None:
         """At shutdown: this session's (not detached) names are free again."""
         for space, name in self._names:
             try:
                 self.client.run_on_scheduler(_forget_name, space, name, self.client.id)
-            except Exception:  # noqa: BLE001 - the scheduler may be gone already
+            except Exception:  # noqa: BLE001,S110 - the scheduler may be gone already
                 pass
         self._names.clear()
 
@@ -231,11 +298,9 @@ class DaskActorDirectory:
         record = self.client.run_on_scheduler(_live_name, space, name)
         if record is None:
             return None
-        actor_id, class_name, methods_blob, key, _, _ = record
+        actor_id, class_name, methods_blob, key = record[:4]
         methods = pickle.loads(methods_blob)
-        future = self.backend.future_by_key(key)
-        if future.status in ("cancelled", "error", "lost"):
-            return None
+        # _live_name judged the actor alive (or being restarted by its owner).
         return ActorHandle._make(actor_id, class_name, methods, ObjectRef._make(
             key, self.backend, counted=False))
 
@@ -253,13 +318,23 @@ def _dataset(namespace: str, name: str) -> str:
 
 def _live_name(namespace: str, name: str, dask_scheduler: Any = None) -> tuple | None:
     """Runs on the scheduler: the record of a name, unless its session is gone (a name
-    that is not detached dies with its driver's client), in which case it is dropped."""
+    that is not detached dies with its driver's client) or its actor is, in which case
+    it is dropped."""
     names = dask_scheduler.task_metadata.get(_METADATA, {}).get(namespace, {})
     record = names.get(name)
     if record is None:
         return None
-    owner, detached = record[4], record[5]
-    if not detached and owner not in dask_scheduler.clients:
+    key, owner, detached, restartable = record[3], record[4], record[5], record[6]
+    owner_here = owner in dask_scheduler.clients
+    if not detached and not owner_here:
+        del names[name]
+        return None
+    task = dask_scheduler.tasks.get(key)
+    if task is None or task.state in ("erred", "forgotten"):
+        # Its worker was lost. The owner re-creates a restartable actor and publishes
+        # the new incarnation; otherwise (or with no owner left to do so) the name is free.
+        if restartable and owner_here:
+            return tuple(record)
         del names[name]
         return None
     return tuple(record)
@@ -271,6 +346,19 @@ def _forget_name(namespace: str, name: str, owner: str, dask_scheduler: Any = No
     record = names.get(name)
     if record is not None and record[4] == owner:
         del names[name]
+
+
+def _forget_actor(actor_id: str, dask_scheduler: Any = None) -> list[tuple[str, str]]:
+    """Runs on the scheduler: drop every name of the actor; returns the detached ones
+    (their datasets are to be unpublished too)."""
+    detached = []
+    for namespace, names in dask_scheduler.task_metadata.get(_METADATA, {}).items():
+        for name, record in list(names.items()):
+            if record[0] == actor_id:
+                del names[name]
+                if record[5]:
+                    detached.append((namespace, name))
+    return detached
 
 
 class _Failed:

@@ -579,7 +579,7 @@ class DaskBackend(LocalRefCounts):
         self._held_args.clear()
         self._in_transit.clear()
         if self.owns_client:
-            self.actors.release_names()
+            self.actors.close()
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()

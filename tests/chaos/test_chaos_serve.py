@@ -14,6 +14,7 @@ import pytest
 import ember
 from ember import serve
 from tests_support import wait_for
+from tests_support.chaos import on_dask, replace_killed_dask_workers
 from tests_support.ports import free_port
 
 
@@ -32,6 +33,12 @@ def _proxy_pid(port: int) -> int:
         except psutil.NoSuchProcess:
             pass
     raise AssertionError(f"no process listens on port {port}")
+
+
+@serve.deployment(num_replicas=2, num_cpus=0)
+class EchoOnDask:
+    def __call__(self, request):
+        return {"pid": os.getpid()}
 
 
 class Load(threading.Thread):
@@ -130,3 +137,52 @@ def test_a_killed_replica_is_replaced_while_requests_keep_coming(loaded, repeats
     print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
     # GETs are idempotent: one whose replica died is answered by the other replica.
     assert load.failed == 0, f"{load.failed} requests failed"
+
+
+def test_serve_on_dask_heals_when_the_workers_of_proxy_controller_and_replicas_die(repeats):
+    """On Dask every serve process is an actor on a worker (several may share one): kill
+    the worker of the proxy, of the controller and of a replica in turn, a fresh worker
+    joining each time, and serving resumes with both replicas."""
+    with on_dask(workers=3) as (address, processes):
+        replace = replace_killed_dask_workers(address, processes)
+        port = free_port()
+        serve.run(EchoOnDask.bind(), port=port)
+        load = Load(f"http://127.0.0.1:{port}/")
+        load.start()
+        from ember.serve import _client
+
+        failed_after = {"proxy": 0, "controller": 0, "replica": 0}
+        try:
+            for round_ in range(repeats):
+                for role in ("proxy", "controller", "replica"):
+                    assert wait_for(lambda: load.ok > 20, timeout=30)
+                    if role == "proxy":
+                        victim = _proxy_pid(port)
+                    elif role == "controller":
+                        victim = ember.get(_client.get_controller().process_id.remote(),
+                                           timeout=60)
+                    else:
+                        victim = httpx.get(load.url, timeout=10).json()["pid"]
+                    before, failed_before = load.ok, load.failed
+                    os.kill(victim, signal.SIGKILL)
+                    replace(victim)
+                    assert wait_for(lambda: load.ok > before + 50, timeout=60), \
+                        f"round {round_}: no answers after the {role}'s worker was killed " \
+                        f"({load.failed} failures)"
+                    failed_after[role] += load.failed - failed_before
+
+            def healed() -> bool:
+                try:
+                    status = serve.status().applications["default"]
+                except (ember.ActorDiedError, KeyError):  # the controller is restarting
+                    return False
+                return status.status == "RUNNING" and \
+                    status.deployments["EchoOnDask"].replica_states == {"RUNNING": 2}
+            assert wait_for(healed, timeout=60), serve.status()
+        finally:
+            load.stop.set()
+            load.join(30)
+            serve.shutdown()
+        print(f"dask worker kills: {3 * repeats}; requests answered {load.ok}, "
+              f"failed {load.failed} (after killing the worker of the {failed_after})")
+        assert load.failed < 200 * repeats, f"{load.failed} requests failed"
