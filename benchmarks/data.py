@@ -73,8 +73,17 @@ import numpy as np
 import psutil
 
 # Run as a script, so this file's folder is on sys.path and the sibling helper imports directly.
-from _compare import BENCH_DIR, RAY_ENV, RAY_VERSION, Figure, emit, ensure_ray_venv, format_table, \
-    parse_figures, run_child
+from _compare import (
+    BENCH_DIR,
+    RAY_ENV,
+    RAY_VERSION,
+    Figure,
+    emit,
+    ensure_ray_venv,
+    format_table,
+    parse_figures,
+    run_child,
+)
 
 ENGINES = ("ember", "ray", "pyarrow")
 NUM_CPUS = 2
@@ -392,7 +401,7 @@ def run_engine(engine: str, files: DataFiles, repeats: int) -> list[Figure]:
     """Every workload on ember or ray: one ``init(num_cpus=2)``, always shut down."""
     rt = importlib.import_module(engine)
     rd = importlib.import_module(f"{engine}.data")
-    run: Callable[[Workload, DataFiles], int] = lambda w, f: w.on_engine(rd, f)  # noqa: E731
+    run: Callable[[Workload, DataFiles], int] = lambda w, f: w.on_engine(rd, f)
     rt.init(num_cpus=NUM_CPUS)
     try:
         rd.DataContext.get_current().enable_progress_bars = False
@@ -406,7 +415,7 @@ def run_engine(engine: str, files: DataFiles, repeats: int) -> list[Figure]:
 def run_baseline_here(files: DataFiles, repeats: int) -> list[Figure]:
     """Every workload on single-threaded pyarrow in this process."""
     single_threaded_pyarrow()
-    run: Callable[[Workload, DataFiles], int] = lambda w, f: w.on_baseline(f)  # noqa: E731
+    run: Callable[[Workload, DataFiles], int] = lambda w, f: w.on_baseline(f)
     figures = measure_workloads(run, files, repeats)
     return [*figures, peak_pss_pass(run, files)]
 

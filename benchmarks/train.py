@@ -35,7 +35,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _compare import RAY_ENV, RAY_VERSION, Figure, emit, ensure_ray_venv, format_table, run_child  # noqa: E402
+from _compare import (
+    RAY_ENV,
+    RAY_VERSION,
+    Figure,
+    emit,
+    ensure_ray_venv,
+    format_table,
+    run_child,
+)
 
 SAMPLES = 60_000
 EPOCHS = 2

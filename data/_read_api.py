@@ -28,7 +28,7 @@ def _chunks(count: int, blocks: int | None) -> list[tuple[int, int]]:
             for start in builtins.range(0, count, step)] or [(0, 0)]
 
 
-def range(n: int, *, override_num_blocks: int | None = None) -> Dataset:  # noqa: A001
+def range(n: int, *, override_num_blocks: int | None = None) -> Dataset:
     """Rows ``{"id": 0} .. {"id": n - 1}``, made by the workers that read them.
 
     Args:

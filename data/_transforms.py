@@ -3,11 +3,11 @@ in the worker that produced it, without a round trip in between."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
-
 
 from . import _operator_errors as errors
 from ._blocks import from_batch, items_to_table, to_batch

@@ -17,9 +17,9 @@ import tempfile
 
 import gymnasium as gym
 import httpx
+from ember.rl import Algorithm, PPOConfig
 
 from ember import serve
-from ember.rl import Algorithm, PPOConfig
 
 
 def train(target: float, max_iterations: int, checkpoint_dir: str) -> str:

@@ -11,7 +11,6 @@ import tempfile
 import cloudpickle
 import pytest
 
-
 # Sessions started by tests spill into a private folder, so the leak check below sees
 # only this test run's folders (other Ember programs may run on the machine).
 SPILL_PARENT = tempfile.mkdtemp(prefix="ember-tests-")
@@ -31,8 +30,8 @@ def _ember_leftovers() -> set[str]:
 # Test helpers live in tests/tests_support; with --import-mode=importlib nothing puts
 # tests/ on sys.path, so do it here (only for the test process).
 sys.path.insert(0, os.path.dirname(__file__))
-from tests_support import wait_for  # noqa: E402
-from tests_support.leaks import live_children  # noqa: E402
+from tests_support import wait_for
+from tests_support.leaks import live_children
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ the same change.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import importlib.metadata
 import json
@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import ember.core
 import pytest
 
 import ember
-import ember.core
 
 EXPECTED_CORE_ALL = [
     "ActorClass",

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests_support.readme import sections
 
 pytestmark = pytest.mark.slow

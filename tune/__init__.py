@@ -33,7 +33,15 @@ from ._schedulers import (
     MedianStoppingRule,
     PopulationBasedTraining,
 )
-from ._search_space import choice, grid_search, loguniform, quniform, randint, sample_from, uniform
+from ._search_space import (
+    choice,
+    grid_search,
+    loguniform,
+    quniform,
+    randint,
+    sample_from,
+    uniform,
+)
 from ._stopper import Stopper
 from ._trainable import with_resources
 from ._tune_config import TuneConfig

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import ember
 from ember.train import RunConfig
 from ember.train.trial import CheckpointKeeper
+
+import ember
 
 from . import _trainable, _trial_errors
 from ._progress import TrialTable

@@ -21,7 +21,6 @@ import os
 from typing import Any
 
 import cloudpickle
-
 from ember.train import Checkpoint
 
 from ._trial import ERROR, PENDING, TERMINATED, Trial

@@ -185,8 +185,7 @@ def _result(trial: Any, controller: Controller) -> Result:
 
 def _local(path: str, what: str) -> str:
     path = os.fspath(path)
-    if path.startswith("file://"):
-        path = path[len("file://"):]
+    path = path.removeprefix("file://")
     if "://" in path:
         raise ValueError(f"{what}: tune keeps its experiment state in a local (or mounted) "
                          f"folder; got {path!r}")

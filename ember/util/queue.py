@@ -16,7 +16,9 @@ import queue as _stdlib_queue
 from collections.abc import Iterable as _Iterable
 from typing import Any as _Any
 
-from ember import get as _get, kill as _kill, remote as _remote
+from ember import get as _get
+from ember import kill as _kill
+from ember import remote as _remote
 
 
 class Empty(_stdlib_queue.Empty):
@@ -46,7 +48,7 @@ class _QueueActor:
         try:
             await _asyncio.wait_for(self._queue().put(item), timeout)
             return True
-        except _asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def put_nowait_batch(self, items: list[_Any]) -> bool:
@@ -60,7 +62,7 @@ class _QueueActor:
     async def get(self, timeout: float | None) -> tuple[bool, _Any]:
         try:
             return True, await _asyncio.wait_for(self._queue().get(), timeout)
-        except _asyncio.TimeoutError:
+        except TimeoutError:
             return False, None
 
     async def get_nowait_batch(self, count: int) -> tuple[bool, list[_Any]]:

@@ -26,8 +26,13 @@ import numpy as np
 import psutil
 import pytest
 from tests_support import store_stats, wait_for
-from tests_support.chaos import (RandomKiller, live, on_dask, replace_killed_dask_workers,
-                                  worker_pids)
+from tests_support.chaos import (
+    RandomKiller,
+    live,
+    on_dask,
+    replace_killed_dask_workers,
+    worker_pids,
+)
 
 import ember
 from ember import ActorDiedError, TaskCancelledError

@@ -6,13 +6,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 import pytest
+from tests_support.chaos import (
+    RandomKiller,
+    live,
+    on_dask,
+    replace_killed_dask_workers,
+    worker_pids,
+)
 
 import ember
 from ember import data
-from tests_support.chaos import (RandomKiller, live, on_dask, replace_killed_dask_workers,
-                                 worker_pids)
 
 
 def _write_input(folder, files: int = 16, rows: int = 10_000) -> pa.Table:

@@ -10,12 +10,12 @@ import time
 import httpx
 import psutil
 import pytest
-
-import ember
-from ember import serve
 from tests_support import wait_for
 from tests_support.chaos import on_dask, replace_killed_dask_workers
 from tests_support.ports import free_port
+
+import ember
+from ember import serve
 
 
 @serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0})

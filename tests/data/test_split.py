@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import ember
 from ember import data
 
 pytestmark = pytest.mark.usefixtures("session")

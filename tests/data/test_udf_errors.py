@@ -7,10 +7,10 @@ from __future__ import annotations
 import traceback
 
 import pytest
+from ember.data._operator_errors import make_readable
 
 import ember
 from ember import data
-from ember.data._operator_errors import make_readable
 from ember.exceptions import TaskError
 
 pytestmark = pytest.mark.usefixtures("session")

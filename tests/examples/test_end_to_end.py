@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests_support.dask_cluster import dask_cluster
 from tests_support.ports import free_port
 

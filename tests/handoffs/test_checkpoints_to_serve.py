@@ -9,10 +9,10 @@ import tempfile
 
 import httpx
 import pytest
+from tests_support.ports import free_port
 
 import ember
 from ember import serve, train, tune
-from tests_support.ports import free_port
 
 torch = pytest.importorskip("torch")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from tests_support.readme import blocks
 
 pytestmark = pytest.mark.slow

@@ -51,8 +51,8 @@ def test_serve_run_serves_until_ctrl_c_and_status_reports_it(tmp_path):
         table = subprocess.run([sys.executable, "-m", "ember", "serve", "status", "--port",
                                 str(port)], capture_output=True, text=True, timeout=60, check=False)
         assert table.returncode == 0, table.stderr
-        assert re.search(r"^default\s+RUNNING\s+/", table.stdout, re.M), table.stdout
-        assert re.search(r"^\s+Greeter\s+HEALTHY\s+1/1", table.stdout, re.M), table.stdout
+        assert re.search(r"^default\s+RUNNING\s+/", table.stdout, re.MULTILINE), table.stdout
+        assert re.search(r"^\s+Greeter\s+HEALTHY\s+1/1", table.stdout, re.MULTILINE), table.stdout
         busy = subprocess.run([sys.executable, "-m", "ember", "serve", "run", "greeter:app",
                                "--port", str(port)], capture_output=True, text=True, timeout=60,
                               check=False, cwd=str(tmp_path))

@@ -7,11 +7,11 @@ import os
 import signal
 
 import httpx
+from ember.serve import _client
 from tests_support import wait_for
 
 import ember
 from ember import serve
-from ember.serve import _client
 
 
 @serve.deployment(num_replicas=2, num_cpus=0)

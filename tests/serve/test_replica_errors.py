@@ -13,11 +13,12 @@ from typing import Any
 import cloudpickle
 import httpx
 import pytest
+from ember.core.serialization import dumps_keeping_filenames
+from ember.serve._replica import Replica
 from tests_support import wait_for
 
 from ember import serve
-from ember.core.serialization import dumps_keeping_filenames
-from ember.serve._replica import Replica
+
 
 @serve.deployment
 class Failing:

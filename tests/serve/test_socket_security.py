@@ -10,9 +10,9 @@ import textwrap
 
 import httpx
 import pytest
+from tests_support.ports import free_port
 
 from ember import serve
-from tests_support.ports import free_port
 
 pytestmark = pytest.mark.skipif(
     os.getuid() != 0 or shutil.which("setpriv") is None,

@@ -7,7 +7,7 @@ import re
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "README.md")
-_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def sections() -> dict[str, list[str]]:
@@ -15,7 +15,7 @@ def sections() -> dict[str, list[str]]:
     with open(README, encoding="utf-8") as handle:
         text = handle.read()
     found: dict[str, list[str]] = {}
-    for part in re.split(r"^## ", text, flags=re.M)[1:]:
+    for part in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
         heading, _, body = part.partition("\n")
         found[heading.strip()] = [m.group(1) for m in _BLOCK.finditer(body)]
     return found

@@ -11,9 +11,9 @@ import sys
 import textwrap
 
 import pytest
+from tests_support import wait_for
 
 from ember import tune
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from ember import tune
 from ember.train import FailureConfig
 from ember.tune._trial import ERROR, TERMINATED, Trial
 from ember.tune._trial_errors import _without_tune_frames, error_table, error_type
+
+from ember import tune
 
 pytestmark = pytest.mark.usefixtures("session")
 

@@ -7,11 +7,11 @@ import os
 import tempfile
 
 import pytest
+from ember.train import FailureConfig
+from tests_support import wait_for
 
 import ember
 from ember import tune
-from ember.train import FailureConfig
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 

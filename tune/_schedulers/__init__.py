@@ -8,13 +8,13 @@ from ._median_stopping import MedianStoppingRule
 from ._pbt import PopulationBasedTraining
 
 __all__ = [
-    "ASHAScheduler",
     "CONTINUE",
+    "PAUSE",
+    "STOP",
+    "ASHAScheduler",
     "FIFOScheduler",
     "HyperBandScheduler",
     "MedianStoppingRule",
-    "PAUSE",
     "PopulationBasedTraining",
-    "STOP",
     "TrialScheduler",
 ]
