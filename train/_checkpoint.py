@@ -16,7 +16,7 @@ from typing import Any
 
 def resolve(path: str | os.PathLike[str], filesystem: Any = None) -> tuple[Any, str]:
     """(pyarrow filesystem, path on it) for a local path or a URI such as ``s3://b/k``."""
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # type: ignore[import-untyped]  # pyarrow ships no type stubs
 
     path = os.fspath(path)
     if filesystem is not None:

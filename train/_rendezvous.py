@@ -116,7 +116,7 @@ def collectives_env(address: str | None) -> dict[str, str]:
     alone what the user set."""
     if address is None:
         return {}
-    import psutil
+    import psutil  # type: ignore[import-untyped]  # types-psutil not installed
 
     name = interface_of(address, psutil.net_if_addrs())
     if name is None:
@@ -129,5 +129,6 @@ def make_store(connect: str, port: int, rank: int, world_size: int, listen_fd: i
     """Rank 0 serves the store on its listener; the other ranks connect to it."""
     import torch.distributed as dist
 
-    return dist.TCPStore(connect, port, world_size, is_master=rank == 0,
+    # torch.distributed imports TCPStore from torch._C without an explicit re-export
+    return dist.TCPStore(connect, port, world_size, is_master=rank == 0,  # type: ignore[attr-defined]
                          timeout=timedelta(seconds=timeout_s), master_listen_fd=listen_fd)

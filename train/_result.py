@@ -63,7 +63,7 @@ class Result:
     @property
     def metrics_dataframe(self) -> Any:
         """A pandas DataFrame, one row per report (None when nothing was reported)."""
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs not installed
 
         if not self.metrics_history:
             return None

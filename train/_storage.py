@@ -123,7 +123,7 @@ class CheckpointManager:
 
 def next_free_index(storage: RunStorage) -> int:
     """After the highest checkpoint number already in the run's folder (restored runs)."""
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # type: ignore[import-untyped]  # pyarrow ships no type stubs
 
     try:
         infos = storage.filesystem.get_file_info(pafs.FileSelector(storage.run_path))
