@@ -21,12 +21,12 @@ from typing import Any
 
 import ember
 
+from . import _torch_setup
 from ._checkpoint import Checkpoint, resolve
 from ._config import RunConfig, ScalingConfig
 from ._progress import ProgressTable
-from ._result import Result, TrainingFailedError, rank_error_text
-from . import _torch_setup
 from ._report_barrier import Report, ReportBarrier
+from ._result import Result, TrainingFailedError, rank_error_text
 from ._session import TrainContext
 from ._storage import CheckpointManager, RunStorage, next_free_index
 from ._worker_group import WorkerGroup
@@ -366,7 +366,7 @@ def _who(failure: _WorkerFailed) -> str:
 def _run_error(ref: Any) -> BaseException | None:
     try:
         ember.get(ref, timeout=_DRAIN_S)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the rank's error, whatever its type, is the answer
         return error
     return None
 

@@ -17,12 +17,16 @@ from typing import Any
 
 from . import _session
 from ._checkpoint import Checkpoint
+from ._rendezvous import collectives_env, host_address, make_store, open_listener
 from ._report_barrier import Report
 from ._session import TrainContext, WorkerSession
 from ._storage import RunStorage
-from ._rendezvous import collectives_env, host_address, make_store, open_listener
-from ._torch_setup import Rendezvous, init_process_group, leave_process_group, torchrun_env
-
+from ._torch_setup import (
+    Rendezvous,
+    init_process_group,
+    leave_process_group,
+    torchrun_env,
+)
 
 _FREE_WAIT_S = 60.0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import ember
 
@@ -96,7 +96,7 @@ def _get_failing_fast(refs: list[Any]) -> list[Any]:
     while pending:
         ready, pending = ember.wait(pending, num_returns=1)
         ember.get(ready)
-    return ember.get(refs)
+    return cast("list[Any]", ember.get(refs))
 
 
 def _wait_until_reserved(group: Any, scaling: ScalingConfig) -> None:
@@ -114,17 +114,17 @@ def _stop(workers: list[Any], group: Any, reason: str) -> None:
     for worker in workers:
         try:
             stopping.append(worker.stop.remote(reason))
-        except Exception:  # already dead
+        except Exception:  # noqa: BLE001,S110 - already dead (the error depends on the backend)
             pass
     if stopping:  # let them land before the kill, which may drop queued calls
         ember.wait(stopping, num_returns=len(stopping), timeout=_STOP_WAIT_S)
     for worker in workers:
         try:
             ember.kill(worker)
-        except Exception:  # already dead: what we wanted
+        except Exception:  # noqa: BLE001,S110 - already dead: what we wanted
             pass
     if group is not None:
         try:
             ember.remove_placement_group(group)
-        except Exception:  # the session is shutting down
+        except Exception:  # noqa: BLE001,S110 - the session is shutting down
             pass
