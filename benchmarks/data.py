@@ -68,6 +68,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
+from typing import Self
 
 import numpy as np
 import psutil
@@ -341,7 +342,7 @@ class PeakPss:
             self.peak_bytes = max(self.peak_bytes, self.tree_pss())
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> PeakPss:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -381,7 +382,7 @@ def measure_workloads(run: Callable[[Workload, DataFiles], int], files: DataFile
     warm_up(run, files)
     figures = []
     for workload in WORKLOADS:
-        seconds, done = median_seconds(lambda: run(workload, files), repeats)
+        seconds, done = median_seconds(lambda: run(workload, files), repeats)  # noqa: B023 - called at once, inside this iteration
         value = seconds if workload.unit == "s" else done / seconds
         figures.append(emit(workload.figure, value, workload.unit))
     return figures

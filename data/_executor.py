@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import ember
 from ember.exceptions import TaskError
@@ -111,7 +111,7 @@ class _NoBar:
     def update(self, count: int) -> None:
         """Progress bars are off."""
 
-    def __enter__(self) -> _NoBar:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

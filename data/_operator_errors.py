@@ -97,7 +97,7 @@ def _did_you_mean(key: str, columns: Sequence[str]) -> str:
 
 
 def _defined_at(fn: Any, error: BaseException) -> str | None:
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)  # noqa: B004 - the code of __call__, not a callable() test
     if code is None:
         return None
     tb = error.__traceback__

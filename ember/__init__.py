@@ -15,13 +15,13 @@ _checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_checkout, "core", "_api.py")) and _checkout not in __path__:
     __path__.append(_checkout)
 
-from ember.core import *  # noqa: E402,F403  the core API is ember's top level
-from ember.core import __all__ as _core_all  # noqa: E402
-from ember import exceptions  # noqa: E402,F401  the ember.exceptions module, not core's
+from ember.core import *  # noqa: I001 - the core API is ember's top level; order kept (it binds exceptions too)
+from ember.core import __all__ as _core_all
+from ember import exceptions  # noqa: F401  the ember.exceptions module, not core's
 
 __version__ = "0.1.0"
 _LIBRARIES = ("data", "train", "tune", "serve", "rl")
-__all__ = [*_core_all, *_LIBRARIES, "__version__"]
+__all__ = [*_core_all, *_LIBRARIES, "__version__"]  # noqa: PLE0604 - core's __all__ and _LIBRARIES hold only strings
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

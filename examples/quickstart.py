@@ -117,8 +117,7 @@ print("actor total:", ember.get(tally.add.remote(0)))
 # A generator task streams its items as they are produced.
 @ember.remote(num_returns="streaming")
 def countdown(n):
-    for i in range(n, 0, -1):
-        yield i
+    yield from range(n, 0, -1)
 
 
 print("streamed:", [ember.get(ref) for ref in countdown.remote(3)])

@@ -183,7 +183,7 @@ class Controller:
     def _on_events(self, running: _Running) -> None:
         try:
             events: list[Event] = ember.get(running.exchange_ref)
-        except Exception:  # the actor died: its run ref says how
+        except Exception:  # noqa: BLE001 - the actor died: its run ref says how
             running.exchange_ref = None
             self._on_run_end(running)
             return
@@ -239,7 +239,7 @@ class Controller:
                 for event in ember.get(running.exchange_ref, timeout=_EXCHANGE_S * 2):
                     if event.kind == "checkpoint" and event.checkpoint is not None:
                         self._keep(trial, event.checkpoint, trial.last_result)
-            except Exception:  # noqa: BLE001  the actor is gone; its run ref says why
+            except Exception:  # noqa: BLE001,S110 - the actor is gone; its run ref says why
                 pass
         try:
             outcome = ember.get(running.run_ref)
@@ -291,7 +291,7 @@ class Controller:
         self.running.pop(running.trial.trial_id, None)
         try:
             ember.kill(running.actor)
-        except Exception:  # noqa: BLE001  already dead
+        except Exception:  # noqa: BLE001,S110 - already dead
             pass
 
     def _check_budget(self) -> None:

@@ -140,7 +140,8 @@ class CombinedStopper(Stopper):
         return any(decisions)
 
     def stop_all(self) -> bool:
-        return any([stopper.stop_all() for stopper in self.stoppers])
+        decisions = [stopper.stop_all() for stopper in self.stoppers]  # every stopper is asked
+        return any(decisions)
 
 
 def coerce_stopper(stop: Any) -> Stopper:

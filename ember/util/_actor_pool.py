@@ -182,5 +182,5 @@ class ActorPool:
         while self.has_next():
             try:
                 self.get_next_unordered()
-            except Exception:  # noqa: BLE001 - an earlier call's failure is not map's
+            except Exception:  # noqa: BLE001,S110 - an earlier call's failure is not map's
                 pass

@@ -14,6 +14,7 @@ import random
 import signal
 import threading
 import time
+from typing import Self
 
 import psutil
 import pytest
@@ -64,7 +65,7 @@ class Killer(threading.Thread):
         finally:
             open(os.path.join(self.marks, _KILLS_DONE), "w").close()
 
-    def __enter__(self) -> Killer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from typing import Self
 
 import psutil
 
@@ -93,14 +94,14 @@ class RandomKiller(threading.Thread):
                 self.killed.append(pid)
                 if self.on_kill is not None:
                     self.on_kill(pid)
-        except BaseException as error:  # reported by the test, not lost in a thread
+        except BaseException as error:  # noqa: BLE001 - reported by the test, not lost in a thread
             self.error = error
 
     def stop(self) -> None:
         self._stopping.set()
         self.join(timeout=30)
 
-    def __enter__(self) -> RandomKiller:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
