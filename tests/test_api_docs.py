@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import itertools
 import re
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def _field_docs(cls: type) -> set[str]:
         return set()
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
     found = set()
-    for statement, following in zip(body, body[1:]):
+    for statement, following in itertools.pairwise(body):
         if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) \
                 and isinstance(following, ast.Expr) \
                 and isinstance(following.value, ast.Constant) \
@@ -107,7 +108,7 @@ def test_the_api_reference_builds_without_a_warning(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
          str(REPO / "docs"), str(tmp_path / "site")],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     page = (tmp_path / "site" / "api" / "core.html").read_text()
     assert 'id="ember.core.init"' in page and "num_cpus" in page

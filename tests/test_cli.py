@@ -12,7 +12,8 @@ import ember
 
 def _ember(*args, env=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "ember", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def test_version_and_help():
@@ -57,7 +58,7 @@ def test_timeline_exports_the_last_sessions_trace(tmp_path):
     program = ("import ember\n@ember.remote\ndef square(x):\n    return x * x\n"
                "print(sum(ember.get([square.remote(i) for i in range(5)])))\n")
     ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                         timeout=60, env={**os.environ, **env})
+                         timeout=60, check=False, env={**os.environ, **env})
     assert ran.stdout.strip() == "30", ran.stderr  # no shutdown(): saved at exit all the same
     done = _ember("timeline", "-o", str(tmp_path / "trace.json"), env=env)
     assert done.returncode == 0, done.stderr

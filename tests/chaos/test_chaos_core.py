@@ -350,7 +350,7 @@ def test_nothing_remains_after_the_driver_is_sigkilled_mid_run(repeats, tmp_path
                 driver.kill()
                 driver.wait()
             driver.stdout.close()  # type: ignore[union-attr]
-        assert wait_for(lambda: not _alive(tree), timeout=30), \
+        assert wait_for(lambda tree=tree: not _alive(tree), timeout=30), \
             f"outlived the driver: {_alive(tree)}"
         assert wait_for(lambda: not any(spill_parent.iterdir()), timeout=30), \
             f"spill left behind: {list(spill_parent.iterdir())}"

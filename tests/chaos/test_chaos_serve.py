@@ -89,14 +89,14 @@ def test_a_killed_proxy_is_replaced_on_the_same_port(loaded, repeats):
         assert wait_for(lambda: load.ok > 20, timeout=30)
         before = load.ok
         os.kill(_proxy_pid(port), signal.SIGKILL)
-        assert wait_for(lambda: load.ok > before + 50, timeout=60), \
+        assert wait_for(lambda before=before: load.ok > before + 50, timeout=60), \
             f"no answers after the proxy was killed ({load.failed} failures)"
     print(f"proxy kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
     assert httpx.get(load.url).status_code == 200
 
 
 def test_a_killed_controller_restarts_and_keeps_its_replicas(loaded, repeats):
-    port, load = loaded
+    _port, load = loaded
     from ember.serve import _client
 
     controller = _client.get_controller()
@@ -108,7 +108,7 @@ def test_a_killed_controller_restarts_and_keeps_its_replicas(loaded, repeats):
         old = ember.get(controller.process_id.remote())
         os.kill(old, signal.SIGKILL)
         assert ember.get(controller.process_id.remote(), timeout=60) != old
-        assert wait_for(lambda: load.ok > before + 50, timeout=60)
+        assert wait_for(lambda before=before: load.ok > before + 50, timeout=60)
         assert serve.status().applications["default"].status == "RUNNING"
     assert {httpx.get(url).json()["pid"] for _ in range(20)} == replicas, \
         "the restarted controller replaced replicas that were healthy"
@@ -128,11 +128,11 @@ def test_a_killed_replica_is_replaced_while_requests_keep_coming(loaded, repeats
         victim = httpx.get(url).json()["pid"]
         before = load.ok
         os.kill(victim, signal.SIGKILL)
-        assert wait_for(lambda: load.ok > before + 50, timeout=60)
+        assert wait_for(lambda before=before: load.ok > before + 50, timeout=60)
 
         def replaced() -> bool:
             pids = {httpx.get(url).json()["pid"] for _ in range(20)}
-            return victim not in pids and len(pids) == 2
+            return victim not in pids and len(pids) == 2  # noqa: B023 - called at once, inside this iteration
         assert wait_for(replaced, timeout=60), "the dead replica was not replaced"
     print(f"replica kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
     # GETs are idempotent: one whose replica died is answered by the other replica.
@@ -166,7 +166,7 @@ def test_serve_on_dask_heals_when_the_workers_of_proxy_controller_and_replicas_d
                     before, failed_before = load.ok, load.failed
                     os.kill(victim, signal.SIGKILL)
                     replace(victim)
-                    assert wait_for(lambda: load.ok > before + 50, timeout=60), \
+                    assert wait_for(lambda before=before: load.ok > before + 50, timeout=60), \
                         f"round {round_}: no answers after the {role}'s worker was killed " \
                         f"({load.failed} failures)"
                     failed_after[role] += load.failed - failed_before

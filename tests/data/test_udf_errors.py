@@ -132,7 +132,7 @@ def test_unusable_udf_output_says_where_the_function_is():
 
 def test_only_the_failing_operator_of_a_fused_stage_is_named():
     ds = data.range(5).map_batches(lambda batch: batch).map(_missing_in_row)
-    error, report = _failure(ds, KeyError)
+    error, _report = _failure(ds, KeyError)
     assert error.function_name == "map(_missing_in_row)"
     assert "map_batches(" not in str(error)
 

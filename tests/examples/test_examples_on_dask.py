@@ -18,7 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _run(address: str, name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, os.path.join(REPO, "examples", f"{name}.py"), *args],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        capture_output=True, text=True, timeout=300, check=False, cwd=REPO,
         env={**os.environ, "EMBER_ADDRESS": address})
 
 

@@ -59,7 +59,7 @@ def test_another_local_user_cannot_send_a_replica_a_pickle(session):
             done = subprocess.run(
                 ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                  sys.executable, "-I", "-c", INTRUDER, name, marker],
-                capture_output=True, text=True, timeout=60)
+                capture_output=True, text=True, timeout=60, check=False)
             assert done.stdout.startswith("closed"), done.stdout + done.stderr
         assert not os.path.exists(marker), "a pickle from another user was run"
         assert httpx.get(f"http://127.0.0.1:{port}/").json() == {"ok": True}  # still serving

@@ -429,7 +429,7 @@ def test_pbt_bottom_trial_exploits_a_top_trial_and_explores_its_config(tmp_path)
         metric="m", mode="max", perturbation_interval=2, resample_probability=0,
         perturbation_factors=(2.0,), seed=0,
         hyperparam_mutations={"lr": [0.1, 0.2, 0.3], "opt": {"mom": uniform(0, 1)}})
-    t0, t1, t2, t3 = trials = _pbt_population(tmp_path, scheduler, [1, 2, 3, 4])
+    t0, t1, _t2, t3 = trials = _pbt_population(tmp_path, scheduler, [1, 2, 3, 4])
     t3.config["lr"] = 0.1
     assert _report(scheduler, trials, t3, 2, 4) == CONTINUE  # top: goes on
     assert _report(scheduler, trials, t1, 2, 2) == CONTINUE  # middle
@@ -454,7 +454,7 @@ def test_pbt_skips_exploit_when_the_top_trial_has_no_checkpoint(tmp_path):
 def test_pbt_perturbs_once_per_interval(tmp_path):
     scheduler = PopulationBasedTraining(metric="m", mode="max", perturbation_interval=2,
                                         hyperparam_mutations={"lr": [0.1, 0.2]})
-    t0, t1 = trials = _pbt_population(tmp_path, scheduler, [1, 2])
+    t0, _t1 = trials = _pbt_population(tmp_path, scheduler, [1, 2])
     assert _report(scheduler, trials, t0, 2, 1) == PAUSE
     t0.status, t0.restore_from = RUNNING, None
     assert _report(scheduler, trials, t0, 3, 0) == CONTINUE  # 3 - 2 < interval
@@ -464,7 +464,7 @@ def test_pbt_perturbs_once_per_interval(tmp_path):
 def test_pbt_pauses_a_good_trial_at_a_boundary_when_others_wait(tmp_path):
     scheduler = PopulationBasedTraining(metric="m", mode="max", perturbation_interval=2,
                                         hyperparam_mutations={"lr": [0.1, 0.2]})
-    t0, t1, t2 = trials = _pbt_population(tmp_path, scheduler, [1, 2, 3])
+    _t0, t1, t2 = trials = _pbt_population(tmp_path, scheduler, [1, 2, 3])
     t1.status = PENDING
     assert _report(scheduler, trials, t2, 2, 3) == PAUSE  # take turns
     assert t2.restore_from is None
@@ -492,7 +492,7 @@ def test_pbt_custom_explore_fn_runs_after_the_built_in_explore(tmp_path):
     scheduler = PopulationBasedTraining(
         metric="m", mode="max", perturbation_interval=2,
         custom_explore_fn=lambda config: {**config, "tag": "explored"})
-    t0, t1 = trials = _pbt_population(tmp_path, scheduler, [1, 2])
+    t0, _t1 = trials = _pbt_population(tmp_path, scheduler, [1, 2])
     _report(scheduler, trials, t0, 2, 1)
     assert t0.config["tag"] == "explored"
 

@@ -164,11 +164,11 @@ def test_tune_frames_are_cut_and_user_frames_kept_with_their_source_lines():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('Traceback (most recent call last):\n  File "a.py", line 1, in f\n    g()\n'
-     "ValueError: a: b\nsecond line\n", "ValueError"),
+    (('Traceback (most recent call last):\n  File "a.py", line 1, in f\n    g()\n'
+      "ValueError: a: b\nsecond line\n"), "ValueError"),
     ("ActorDiedError: actor TrialActor (pid 1) is dead: exit code 3\n", "ActorDiedError"),
-    ('task TrialActor.run failed:\nTraceback (most recent call last):\n  File "a.py", '
-     "line 1, in f\n    g()\nmymodule.MyError: x\n", "MyError"),  # an older experiment's
+    (('task TrialActor.run failed:\nTraceback (most recent call last):\n  File "a.py", '
+      "line 1, in f\n    g()\nmymodule.MyError: x\n"), "MyError"),  # an older experiment's
     ("", "Error"),
 ], ids=["traceback", "process-death", "older-state", "empty"])
 def test_error_type_is_the_exception_class_name(text, expected):
