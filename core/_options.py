@@ -6,21 +6,19 @@ valid keys, so a typo fails loudly instead of being ignored.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._log import check_level
+from .validation import check_choice, check_number, replace_checked
+
+__all__ = ["ActorOptions", "InitOptions", "PlacementGroupSchedulingStrategy", "TaskOptions",
+           "check_resources", "replace_checked"]
 
 
-def _check_amount(name: str, value: Any, *, allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        fix = "a positive number" if not allow_zero else "zero or a positive number"
-        raise ValueError(f"{name} must be {fix}, got {value!r}")
+def _check_amount(name: str, value: Any) -> None:
+    check_number(name, value, minimum=0)
 
 
 def check_resources(name: str, resources: Mapping[str, float] | None) -> dict[str, float]:
@@ -37,17 +35,6 @@ def check_resources(name: str, resources: Mapping[str, float] | None) -> dict[st
                 f"{name} must not contain {key!r}; use num_{key.lower()}s= instead")
         _check_amount(f"{name}[{key!r}]", amount)
     return dict(resources)
-
-
-def replace_checked(options: Any, what: str, overrides: Mapping[str, Any]) -> Any:
-    """``dataclasses.replace`` that rejects unknown keys with the list of valid ones."""
-    valid = [f.name for f in dataclasses.fields(options) if not f.name.startswith("_")]
-    unknown = sorted(set(overrides) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
-            f"valid options are: {', '.join(valid)}")
-    return dataclasses.replace(options, **overrides)
 
 
 @dataclass(frozen=True)
@@ -83,14 +70,10 @@ class TaskOptions:
         _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))
         check_placement(self)
-        backpressure = self.generator_backpressure_num_objects
-        if isinstance(backpressure, bool) or not isinstance(backpressure, int) or backpressure < 1:
-            raise ValueError(
-                f"generator_backpressure_num_objects must be an int >= 1, got {backpressure!r}")
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) \
-                or self.max_retries < -1:
-            raise ValueError(
-                f"max_retries must be an int >= -1 (-1 retries forever), got {self.max_retries!r}")
+        check_number("generator_backpressure_num_objects", self.generator_backpressure_num_objects,
+                     minimum=1, integer=True, type_error=ValueError)
+        check_number("max_retries (-1 retries forever)", self.max_retries, minimum=-1,
+                     integer=True, type_error=ValueError)
         retry = self.retry_exceptions
         if isinstance(retry, list):
             retry = tuple(retry)
@@ -228,20 +211,16 @@ class ActorOptions:
         _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))
         for name in ("max_restarts", "max_task_retries"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < -1:
-                raise ValueError(f"{name} must be an int >= -1 (-1: unlimited), got {value!r}")
-        concurrency = self.max_concurrency
-        if concurrency is not None and (
-                isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1):
-            raise ValueError(f"max_concurrency must be an int >= 1, got {concurrency!r}")
+            check_number(f"{name} (-1: unlimited)", getattr(self, name), minimum=-1,
+                         integer=True, type_error=ValueError)
+        if self.max_concurrency is not None:
+            check_number("max_concurrency", self.max_concurrency, minimum=1, integer=True,
+                         type_error=ValueError)
         for name in ("name", "namespace"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if self.lifetime not in (None, "detached", "non_detached"):
-            raise ValueError(
-                f"lifetime must be 'detached' or None, got {self.lifetime!r}")
+        check_choice("lifetime", self.lifetime, (None, "detached", "non_detached"))
         if self.get_if_exists and self.name is None:
             raise ValueError("get_if_exists=True needs name= as well")
         check_placement(self)
@@ -285,7 +264,7 @@ class InitOptions:
 
     def __post_init__(self) -> None:
         if self.num_cpus is not None:
-            _check_amount("num_cpus", self.num_cpus, allow_zero=True)
+            _check_amount("num_cpus", self.num_cpus)
         if self.security is not None:
             if self.backend != "dask" and self.address is None:
                 raise ValueError(
@@ -305,16 +284,12 @@ class InitOptions:
         if self.num_gpus is not None:
             _check_amount("num_gpus", self.num_gpus)
         object.__setattr__(self, "resources", check_resources("resources", self.resources))
-        if self.backend not in (None, "local", "dask"):
-            raise ValueError(f"backend must be 'local' or 'dask', got {self.backend!r}")
+        check_choice("backend", self.backend, (None, "local", "dask"))
         if self.address is not None and not isinstance(self.address, str):
             raise TypeError(f"address must be a string like 'tcp://host:8786', got {self.address!r}")
         if self.object_store_memory is not None:
-            if isinstance(self.object_store_memory, bool) or not isinstance(
-                    self.object_store_memory, int) or self.object_store_memory < 1 << 20:
-                raise ValueError(
-                    "object_store_memory must be an int number of bytes >= 1 MiB, got "
-                    f"{self.object_store_memory!r}")
+            check_number("object_store_memory (bytes)", self.object_store_memory,
+                         minimum=1 << 20, integer=True, type_error=ValueError)
         check_level(self.logging_level)
         if not isinstance(self.log_to_driver, bool):
             raise TypeError(f"log_to_driver must be True or False, got {self.log_to_driver!r}")

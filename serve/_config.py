@@ -7,10 +7,11 @@ at the decorator line with the argument's name and the fix, not later in a repli
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from ember.core import validation
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 """Ray Serve's default; raised automatically for classes with ``@serve.batch`` methods."""
@@ -20,15 +21,12 @@ DEFAULT_MAX_QUEUED_REQUESTS = 1000
 
 def check_number(name: str, value: Any, *, minimum: float = 0.0, integer: bool = False,
                  allow_minimum: bool = True) -> None:
-    """Raise TypeError/ValueError naming ``name`` unless ``value`` is a number in range."""
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or (
-            isinstance(value, float) and math.isnan(value)):
-        kind = "an int" if integer else "a number"
-        raise TypeError(f"{name} must be {kind}, got {value!r}")
-    if value < minimum or (value == minimum and not allow_minimum):
-        bound = f">= {minimum:g}" if allow_minimum else f"> {minimum:g}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    """Raise TypeError/ValueError naming ``name`` unless ``value`` is a number in range
+    (serve's settings are numbers >= 0 unless said otherwise)."""
+    if allow_minimum:
+        validation.check_number(name, value, minimum=minimum, integer=integer)
+    else:
+        validation.check_number(name, value, above=minimum, integer=integer)
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,8 @@ class AutoscalingConfig:
             raise TypeError(
                 f"autoscaling_config must be a dict such as {{'min_replicas': 1, "
                 f"'max_replicas': 4}}, got {value!r}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(value) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"unknown autoscaling_config key(s) {', '.join(map(repr, unknown))}; "
-                f"valid keys are: {', '.join(valid)}")
+        validation.reject_unknown("autoscaling_config", value,
+                                  [f.name for f in dataclasses.fields(cls)], noun="key")
         return cls(**value)
 
     @property
@@ -155,11 +149,8 @@ class DeploymentConfig:
         if not isinstance(options, Mapping):
             raise TypeError(
                 f"ray_actor_options must be a dict such as {{'num_cpus': 1}}, got {options!r}")
-        unknown = sorted(set(options) - {"num_cpus", "num_gpus", "resources"})
-        if unknown:
-            raise ValueError(
-                f"unsupported ray_actor_options key(s) {', '.join(map(repr, unknown))}; "
-                "Ember replicas take 'num_cpus', 'num_gpus' and 'resources'")
+        validation.reject_unknown("ray_actor_options (Ember replicas take these)", options,
+                                  ["num_cpus", "num_gpus", "resources"], noun="key")
         for key in ("num_cpus", "num_gpus"):
             mine, theirs = getattr(self, key), options.get(key)
             if mine is not None and theirs is not None and mine != theirs:
@@ -205,12 +196,7 @@ class DeploymentConfig:
 
     def replace(self, what: str, overrides: Mapping[str, Any]) -> DeploymentConfig:
         """``dataclasses.replace`` that names the valid keys when one is unknown."""
-        valid = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(overrides) - set(valid))
-        if unknown:
-            raise ValueError(
-                f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
-                f"valid options are: {', '.join(valid)}")
+        validation.reject_unknown(what, overrides, [f.name for f in dataclasses.fields(self)])
         overrides = dict(overrides)
         if "ray_actor_options" in overrides:  # the new options replace the merged ones
             for key, empty in (("num_cpus", None), ("num_gpus", None), ("resources", {})):

@@ -55,11 +55,11 @@ def test_count_outside_the_bounds_is_clamped_at_once():
 
 @pytest.mark.parametrize("config, message", [
     ({"min_replicas": 3, "max_replicas": 2}, "min_replicas .3. is larger than max_replicas"),
-    ({"max_replicas": 0}, "max_replicas'. must be >= 1"),
-    ({"target_ongoing_requests": 0}, "target_ongoing_requests'. must be > 0"),
-    ({"upscale_delay_s": -1}, "upscale_delay_s'. must be >= 0"),
+    ({"max_replicas": 0}, "max_replicas'. must be an int >= 1"),
+    ({"target_ongoing_requests": 0}, "target_ongoing_requests'. must be a number > 0"),
+    ({"upscale_delay_s": -1}, "upscale_delay_s'. must be a number >= 0"),
     ({"initial_replicas": 9, "max_replicas": 2}, "initial_replicas .9. must lie between"),
-    ({"max_replica": 2}, "unknown autoscaling_config key.s. 'max_replica'"),
+    ({"max_replica": 2}, "unknown key 'max_replica' .did you mean 'max_replicas'.. for autoscaling_config"),
 ])
 def test_bad_autoscaling_config_names_the_key(config, message):
     with pytest.raises((ValueError, TypeError), match=message):

@@ -63,7 +63,7 @@ def test_batched_function_without_self_and_bad_arguments():
         return await asyncio.gather(square(2), square(3))
 
     assert asyncio.run(main()) == [4, 9]
-    with pytest.raises(ValueError, match="max_batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="max_batch_size must be an int >= 1"):
         serve.batch(max_batch_size=0)
     with pytest.raises(TypeError, match="batch_wait_timeout_s must be a number"):
         serve.batch(batch_wait_timeout_s="1")

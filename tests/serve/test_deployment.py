@@ -61,17 +61,17 @@ def test_code_version_changes_with_arguments_not_with_user_config():
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"num_replicas": -1}, ValueError, "num_replicas must be >= 0"),
+    ({"num_replicas": -1}, ValueError, "num_replicas must be an int >= 0"),
     ({"num_replicas": "2"}, TypeError, "num_replicas must be an int"),
-    ({"max_ongoing_requests": 0}, ValueError, "max_ongoing_requests must be >= 1"),
-    ({"max_queued_requests": -2}, ValueError, "max_queued_requests must be >= -1"),
-    ({"num_cpus": -1}, ValueError, "num_cpus must be >= 0"),
+    ({"max_ongoing_requests": 0}, ValueError, "max_ongoing_requests must be an int >= 1"),
+    ({"max_queued_requests": -2}, ValueError, "max_queued_requests must be an int >= -1"),
+    ({"num_cpus": -1}, ValueError, "num_cpus must be a number >= 0"),
     ({"ray_actor_options": {"max_restarts": 3}}, ValueError,
-     "unsupported ray_actor_options key.s. 'max_restarts'"),
+     "unknown key 'max_restarts' for ray_actor_options"),
     ({"ray_actor_options": {"num_cpus": 1}, "num_cpus": 2}, ValueError,
      "num_cpus is given twice"),
     ({"resources": {"CPU": 1}}, ValueError, "use num_cpus/num_gpus"),
-    ({"health_check_period_s": 0}, ValueError, "health_check_period_s must be > 0"),
+    ({"health_check_period_s": 0}, ValueError, "health_check_period_s must be a number > 0"),
     ({"name": ""}, ValueError, "name must be a non-empty string"),
     ({"autoscaling_config": 3}, TypeError, "autoscaling_config must be a dict"),
 ])
@@ -81,7 +81,7 @@ def test_bad_deployment_option_names_the_argument(options, error, message):
 
 
 def test_options_rejects_unknown_keys_with_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown option.s. 'num_replica'.*valid options are"):
+    with pytest.raises(ValueError, match="unknown option 'num_replica' .did you mean 'num_replicas'.. .*valid options are"):
         Plain.options(num_replica=2)
 
 
