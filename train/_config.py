@@ -9,14 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ember.core import validation
+
 _STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{owner}({name}=...) must be an int >= {minimum}, got {value!r}")
+    validation.check_number(f"{owner}({name}=...)", value, minimum=minimum, integer=True,
+                            type_error=ValueError)
 
 
+@validation.suggest_keywords
 @dataclass(frozen=True)
 class ScalingConfig:
     """How many training workers, and what each one holds.
@@ -47,10 +50,8 @@ class ScalingConfig:
         _check_int("ScalingConfig", "num_workers", self.num_workers, 1)
         if not isinstance(self.use_gpu, bool):
             raise TypeError(f"ScalingConfig(use_gpu=...) must be a bool, got {self.use_gpu!r}")
-        if self.placement_strategy not in _STRATEGIES:
-            raise ValueError(
-                f"ScalingConfig(placement_strategy=...) must be one of {_STRATEGIES}, "
-                f"got {self.placement_strategy!r}")
+        validation.check_choice("ScalingConfig(placement_strategy=...)",
+                                self.placement_strategy, _STRATEGIES)
         if self.resources_per_worker is not None:
             if not isinstance(self.resources_per_worker, Mapping):
                 raise ValueError("ScalingConfig(resources_per_worker=...) must be a dict such as "
@@ -82,6 +83,7 @@ class ScalingConfig:
         return self.worker_resources().get("GPU", 0.0)
 
 
+@validation.suggest_keywords
 @dataclass(frozen=True)
 class CheckpointConfig:
     """Which persisted checkpoints to keep.
@@ -108,15 +110,15 @@ class CheckpointConfig:
         if self.num_to_keep is not None:
             _check_int("CheckpointConfig", "num_to_keep", self.num_to_keep, 1)
         _check_int("CheckpointConfig", "checkpoint_frequency", self.checkpoint_frequency, 0)
-        if self.checkpoint_score_order not in ("max", "min"):
-            raise ValueError("CheckpointConfig(checkpoint_score_order=...) must be 'max' or "
-                             f"'min', got {self.checkpoint_score_order!r}")
+        validation.check_choice("CheckpointConfig(checkpoint_score_order=...)",
+                                self.checkpoint_score_order, ("max", "min"))
         attribute = self.checkpoint_score_attribute
         if attribute is not None and (not isinstance(attribute, str) or not attribute):
             raise ValueError("CheckpointConfig(checkpoint_score_attribute=...) must be a metric "
                              f"name, got {attribute!r}")
 
 
+@validation.suggest_keywords
 @dataclass(frozen=True)
 class FailureConfig:
     """How many times a failed run restarts from its latest checkpoint (-1: always)."""
@@ -135,6 +137,7 @@ def default_storage_path() -> str:
         os.path.expanduser("~"), "ember_results")
 
 
+@validation.suggest_keywords
 @dataclass(frozen=True)
 class RunConfig:
     """Where a run's checkpoints and results go, and how it copes with failures.

@@ -26,6 +26,10 @@ from ember import train
     (lambda: train.TorchTrainer(print, datasets={"train": [1, 2]}), "datasets"),
     (lambda: train.TorchTrainer(print, resume_from_checkpoint="/tmp"), "resume_from_checkpoint"),
     (lambda: train.Checkpoint.from_directory("/no/such/folder"), "no such directory"),
+    (lambda: train.ScalingConfig(num_worker=2), "'num_worker' (did you mean 'num_workers'?)"),
+    (lambda: train.ScalingConfig(placement_strategy="spread"), "(did you mean 'SPREAD'?)"),
+    (lambda: train.RunConfig(storage="."), "(did you mean 'storage_path'?)"),
+    (lambda: train.FailureConfig(max_failure=1), "(did you mean 'max_failures'?)"),
 ])
 def test_bad_settings_name_the_argument(make, message):
     with pytest.raises((TypeError, ValueError)) as info:
