@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from . import _context
 from ._object_ref import ObjectRef
 from ._options import ActorOptions, replace_checked
 from ._remote_function import _new_function_id, _Shipped
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 T = TypeVar("T")
 
@@ -51,7 +54,7 @@ def method(*, num_returns: int | str = 1) -> Any:
 
 
 def _method_table(cls: type) -> dict[str, MethodInfo]:
-    table = {}
+    table: dict[str, MethodInfo] = {}
     for name, member in inspect.getmembers(cls, predicate=callable):
         if name.startswith("__") and name != "__call__":
             continue
@@ -158,7 +161,7 @@ class ActorHandle(Generic[T]):
         raise TypeError("actor handles come from ActorClass.remote() or ember.get_actor()")
 
     @classmethod
-    def _make(cls, actor_id: int, class_name: str, methods: dict[str, MethodInfo],
+    def _make(cls, actor_id: int | str, class_name: str, methods: dict[str, MethodInfo],
               keepalive: ObjectRef[Any]) -> ActorHandle[Any]:
         handle = object.__new__(cls)
         handle._actor_id = actor_id
@@ -216,6 +219,7 @@ class ActorMethod:
                                              self._num_returns)
         if self._num_returns == "streaming":
             return refs
+        refs = cast("Sequence[ObjectRef[Any]]", refs)  # a generator only when streaming
         if self._num_returns == 1:
             return refs[0]
         return refs if self._num_returns else None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Sequence, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 from . import _context, _log
 from ._actor import ActorClass, ActorHandle
-from ._object_ref import ObjectRef, _awaitable_error_hint
 from ._env import default_address
+from ._object_ref import ObjectRef, _awaitable_error_hint
 from ._options import ActorOptions, InitOptions, TaskOptions, replace_checked
 from ._placement_group import PlacementGroup, check_bundles
 from ._remote_function import RemoteFunction
@@ -36,10 +37,10 @@ class EmberContext:
     local_mode: bool
     """Whether tasks run serially in this process (``init(local_mode=True)``)."""
 
-    def __enter__(self) -> EmberContext:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         shutdown()
 
 
@@ -298,7 +299,7 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError(f"timeout must be >= 0 seconds (or None to wait forever), got {timeout!r}")
 
 
-def _check_refs(refs: Any, what: str) -> list[ObjectRef]:
+def _check_refs(refs: Any, what: str) -> list[ObjectRef[Any]]:
     for index, ref in enumerate(refs):
         if not isinstance(ref, ObjectRef):
             raise TypeError(

@@ -6,7 +6,8 @@ Using the API before ``init`` starts the embedded engine with defaults, as Ray d
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import EmberError
 

@@ -33,7 +33,7 @@ class ObjectRefGenerator:
         raise TypeError("an ObjectRefGenerator comes from a num_returns='streaming' call")
 
     @classmethod
-    def _make(cls, task_id: int, end_ref: ObjectRef[Any], runtime: Any) -> ObjectRefGenerator:
+    def _make(cls, task_id: int | str, end_ref: ObjectRef[Any], runtime: Any) -> ObjectRefGenerator:
         generator = object.__new__(cls)
         generator._task_id = task_id
         generator._end_ref = end_ref
@@ -45,7 +45,7 @@ class ObjectRefGenerator:
         return self
 
     def __next__(self) -> ObjectRef[Any]:
-        ref = self._runtime.stream_next(self._task_id, self._index, None)
+        ref: ObjectRef[Any] = self._runtime.stream_next(self._task_id, self._index, None)
         self._index += 1
         return ref
 
@@ -62,7 +62,7 @@ class ObjectRefGenerator:
                 be asked again.
             TaskError: the generator raised (after its earlier items were taken).
         """
-        ref = self._runtime.stream_next(self._task_id, self._index, timeout)
+        ref: ObjectRef[Any] = self._runtime.stream_next(self._task_id, self._index, timeout)
         self._index += 1
         return ref
 
@@ -93,7 +93,7 @@ class ObjectRefGenerator:
         if runtime is not None and runtime.is_alive():
             try:
                 runtime.stream_release(self._task_id)
-            except Exception:  # interpreter shutdown
+            except Exception:  # noqa: BLE001,S110 - interpreter shutdown: nothing to release
                 pass
 
     def __reduce__(self) -> Any:

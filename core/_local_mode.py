@@ -14,7 +14,8 @@ import itertools
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from . import _serialization
 from ._actor import ActorHandle
@@ -26,6 +27,8 @@ from ._placement_group import PlacementGroup
 from ._remote_error import capture
 from ._resources import fits
 from .exceptions import ActorDiedError, InfeasibleResourcesError
+
+T = TypeVar("T")
 
 
 class LocalModeBackend(LocalRefCounts):
@@ -51,7 +54,7 @@ class LocalModeBackend(LocalRefCounts):
     def _last_local_ref(self, object_id: int) -> None:
         self._objects.pop(object_id, None)
 
-    def _store(self, is_error: bool, value: Any) -> ObjectRef:
+    def _store(self, is_error: bool, value: Any) -> ObjectRef[Any]:
         object_id = next(self._ids)
         self._objects[object_id] = (is_error, value)
         return ObjectRef._make(object_id, self, counted=True)
@@ -60,15 +63,16 @@ class LocalModeBackend(LocalRefCounts):
         serialized = _serialization.dumps(value)
         return _serialization.loads(serialized.header, [bytes(b) for b in serialized.buffers])
 
-    def submit(self, function: Any, args: tuple, kwargs: dict,
-               options: TaskOptions) -> list[ObjectRef]:
+    def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               options: TaskOptions) -> Sequence[ObjectRef[Any] | ObjectRefGenerator]:
         demand = options.resource_demand()
         if not fits(self.totals, demand):
             raise InfeasibleResourcesError(
                 f"task {function.name!r} needs {demand} but the cluster has {self.totals}")
         return self._run(function.name, function._function, args, kwargs, options.num_returns)
 
-    def _run(self, name: str, call: Any, args: tuple, kwargs: dict, num_returns: Any) -> list:
+    def _run(self, name: str, call: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+             num_returns: Any) -> Sequence[ObjectRef[Any] | ObjectRefGenerator]:
         """Run ``call`` now; results (or its error) become objects."""
         args = tuple(self._resolve(a) for a in args)
         kwargs = {k: self._resolve(v) for k, v in kwargs.items()}
@@ -93,7 +97,7 @@ class LocalModeBackend(LocalRefCounts):
                 raise ValueError(
                     f"task {name} has num_returns={count} but returned {len(values)} values")
             refs = [self._store(False, self._copy(v)) for v in values]
-        except (Exception, SystemExit) as error:  # sys.exit is a task failure
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the task failed (sys.exit too)
             failure = capture(error, name).to_exception()
             refs = [self._store(True, failure) for _ in range(count)]
             if streaming:
@@ -106,7 +110,8 @@ class LocalModeBackend(LocalRefCounts):
         return refs if streaming else refs[:num_returns]
 
     # -- actors, groups, streams ------------------------------------------------------
-    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+    def create_actor(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: Any) -> Any:
         key = (options.namespace or "default", options.name) if options.name else None
         if key in self._names:
             if options.get_if_exists:
@@ -118,7 +123,7 @@ class LocalModeBackend(LocalRefCounts):
             instance = actor_class._cls(*(self._resolve(a) for a in args),
                                         **{k: self._resolve(v) for k, v in kwargs.items()})
             self._instances[actor_id] = instance
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever __init__ raised kills the actor
             self._dead[actor_id] = f"its constructor raised:\n{capture(error, actor_class.__name__).traceback_text}"
         handle = ActorHandle._make(actor_id, actor_class.__name__, actor_class._methods,
                                    self.put(None))
@@ -126,7 +131,8 @@ class LocalModeBackend(LocalRefCounts):
             self._names[key] = handle
         return handle
 
-    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
+    def call_actor(self, handle: Any, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any],
                    num_returns: Any) -> Any:
         instance = self._instances.get(handle._actor_id)
         if instance is None:
@@ -150,7 +156,8 @@ class LocalModeBackend(LocalRefCounts):
             raise ValueError(f"no actor named {name!r} in namespace {namespace or 'default'!r}")
         return handle
 
-    def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                        name: str | None) -> Any:
         return PlacementGroup._make(next(self._ids), bundles, strategy, name, self.put(True))
 
     def remove_placement_group(self, group: Any) -> None:
@@ -171,10 +178,10 @@ class LocalModeBackend(LocalRefCounts):
     def _resolve(self, value: Any) -> Any:
         return self.get([value], None)[0] if type(value) is ObjectRef else value
 
-    def put(self, value: Any) -> ObjectRef:
+    def put(self, value: Any) -> ObjectRef[Any]:
         return self._store(False, self._copy(value))
 
-    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+    def get(self, refs: list[ObjectRef[Any]], timeout: float | None) -> list[Any]:
         values = []
         for ref in refs:
             is_error, value = self._objects[ref._id]
@@ -183,18 +190,18 @@ class LocalModeBackend(LocalRefCounts):
             values.append(value)
         return values
 
-    def wait(self, refs: list[ObjectRef], num_returns: int,
-             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    def wait(self, refs: list[ObjectRef[Any]], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
         return list(refs[:num_returns]), list(refs[num_returns:])
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
+    def cancel(self, ref: ObjectRef[Any], force: bool) -> None:
         """Tasks finished when submitted; there is nothing left to cancel."""
 
-    def as_concurrent_future(self, ref: ObjectRef) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def as_concurrent_future(self, ref: ObjectRef[Any]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
             future.set_result(self.get([ref], None)[0])
-        except Exception as error:  # handed to the awaiting caller
+        except Exception as error:  # noqa: BLE001 - the task's error, handed to the awaiting caller
             future.set_exception(error)
         return future
 
@@ -235,7 +242,7 @@ def _drain(value: Any) -> list[Any]:
     return list(value)
 
 
-def _run_coroutine(awaitable: Any) -> Any:
+def _run_coroutine(awaitable: Awaitable[T]) -> T:
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(awaitable)

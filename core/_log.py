@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from ._env import logging_level
 
 logger = logging.getLogger("ember")
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderr(logging.StreamHandler[TextIO]):
     """A handler bound to ``sys.stderr`` as it is at each record, not at creation."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setFormatter(logging.Formatter("ember %(levelname)s: %(message)s"))
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: object) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 
@@ -39,9 +40,10 @@ def check_level(level: int | str | None, argument: str = "logging_level") -> int
                         f"got {level!r}")
     if isinstance(level, str):
         number = logging.getLevelName(level.upper())
-        if not isinstance(number, int):
-            raise ValueError(f"{argument}={level!r} is not a logging level; use DEBUG, INFO, "
-                             "WARNING, ERROR or CRITICAL")
+        if not isinstance(number, int):  # getLevelName's "Level X": an unknown name
+            raise ValueError(  # noqa: TRY004 - a bad value, not a bad type
+                f"{argument}={level!r} is not a logging level; use DEBUG, INFO, WARNING, "
+                "ERROR or CRITICAL")
         return number
     return level
 

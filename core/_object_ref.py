@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 import weakref
-from typing import TYPE_CHECKING, Any, Generator, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _context
 from ._serialization import note_contained_ref
 
 if TYPE_CHECKING:
     import concurrent.futures
+    from collections.abc import Generator
 
     from ._backend import Backend
 
@@ -30,7 +31,7 @@ class ObjectRef(Generic[T]):
         assert ember.get(ref) == [1, 2, 3]
     """
 
-    __slots__ = ("_id", "_runtime", "__weakref__")
+    __slots__ = ("__weakref__", "_id", "_runtime")
     _id: int
     _runtime: Backend | None
 
@@ -53,7 +54,7 @@ class ObjectRef(Generic[T]):
         if runtime is not None:
             try:
                 runtime.remove_local_ref(self._id)
-            except Exception:  # interpreter shutdown: nothing left to free
+            except Exception:  # noqa: BLE001,S110 - interpreter shutdown: nothing left to free
                 pass
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -13,8 +13,9 @@ import os
 import pickle
 import traceback
 from dataclasses import dataclass
+from typing import Any, cast
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 from .exceptions import TaskError
 
@@ -54,7 +55,8 @@ class RemoteError:
         if self.exception_bytes is not None:
             try:
                 cause = _rebuild_exception(*pickle.loads(self.exception_bytes))
-            except Exception:  # the class may not import here; the text still explains
+            except Exception:  # noqa: BLE001 - its class may not import or rebuild here;
+                # the text still explains
                 cause = None
         return make_task_error(self.function_name, self.traceback_text, cause)
 
@@ -74,7 +76,7 @@ def capture(exc: BaseException, function_name: str) -> RemoteError:
     try:
         state = (type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
         payload: bytes | None = cloudpickle.dumps(state)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any object may sit in the args or attributes
         payload = None
     return RemoteError(function_name, text, payload)
 
@@ -86,7 +88,8 @@ def exit_code(exc: SystemExit) -> int:
     return exc.code if isinstance(exc.code, int) else 1
 
 
-def _rebuild_exception(cls: type, args: tuple, attributes: dict) -> BaseException:
+def _rebuild_exception(cls: type[BaseException], args: tuple[Any, ...],
+                       attributes: dict[str, Any]) -> BaseException:
     """Recreate an exception without calling its ``__init__``, whose signature may not
     match ``args`` (a common pattern that breaks plain pickling of exceptions)."""
     error = cls.__new__(cls, *args)
@@ -95,7 +98,7 @@ def _rebuild_exception(cls: type, args: tuple, attributes: dict) -> BaseExceptio
     return error
 
 
-_dual_classes: dict[type, type] = {}
+_dual_classes: dict[type, type[TaskError] | None] = {}
 
 
 def make_task_error(function_name: str, text: str, cause: BaseException | None) -> TaskError:
@@ -136,25 +139,26 @@ def make_task_error(function_name: str, text: str, cause: BaseException | None) 
     return error
 
 
-def _dual_class(user_class: type) -> type | None:
+def _dual_class(user_class: type) -> type[TaskError] | None:
     if user_class in _dual_classes:
         return _dual_classes[user_class]
     if not issubclass(user_class, Exception):
         # SystemExit, KeyboardInterrupt, GeneratorExit: raising one of those in the
         # caller would end or interrupt it instead of reporting the failure.
         return None
+    dual: type[TaskError] | None
     try:
-        dual = type(
+        dual = cast("type[TaskError]", type(  # a class made at run time: mypy sees a type
             f"TaskError({user_class.__name__})",
             (TaskError, user_class),
             {"__module__": "ember.exceptions", "__reduce__": _reduce_dual,
              "__str__": TaskError.__str__, "__init__": TaskError.__init__},
-        )
+        ))
     except TypeError:  # e.g. a final class or an incompatible C layout
         dual = None
     _dual_classes[user_class] = dual
     return dual
 
 
-def _reduce_dual(error: TaskError) -> tuple:
+def _reduce_dual(error: TaskError) -> tuple[Any, ...]:
     return (make_task_error, (error.function_name, error.traceback_text, error.cause))

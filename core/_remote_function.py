@@ -6,7 +6,8 @@ import functools
 import itertools
 import os
 import threading
-from typing import Any, Callable, Generic, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from . import _context
 from ._object_ref import ObjectRef
@@ -35,7 +36,7 @@ def _new_function_id() -> int:
 class _Shipped:
     """The function's pickled bytes, made once and shared by every ``.options()`` copy."""
 
-    __slots__ = ("function", "function_id", "_blob", "_lock")
+    __slots__ = ("_blob", "_lock", "function", "function_id")
 
     def __init__(self, function: Callable[..., Any], function_id: int, blob: bytes | None = None):
         self.function = function
@@ -96,7 +97,7 @@ class RemoteFunction(Generic[P, R]):
         count = self._options.num_returns
         if count == 1 or count == "streaming":
             return refs[0]  # a ref, or the ObjectRefGenerator of a streaming task
-        return refs if count > 1 else None
+        return refs if cast(int, count) > 1 else None  # validated: no other str
 
     def options(self, **overrides: Any) -> RemoteFunction[P, R]:
         """A copy with some options replaced, e.g. ``f.options(num_cpus=2).remote()``.

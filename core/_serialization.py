@@ -19,7 +19,7 @@ import types
 import warnings
 from typing import Any, NamedTuple
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 _local = threading.local()
 
@@ -54,7 +54,7 @@ def _tensor_from_numpy(array: Any, requires_grad: bool) -> Any:
     return tensor
 
 
-class _Pickler(cloudpickle.CloudPickler):
+class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpickle is untyped
     """cloudpickle, plus zero-copy CPU torch tensors via their numpy view."""
 
     def reducer_override(self, obj: Any) -> Any:
@@ -126,7 +126,8 @@ def dumps(value: Any) -> Serialized:
         return Serialized(pickle.dumps(value, protocol=5), _EMPTY, _EMPTY)
     buffers: list[memoryview] = []
     outer = getattr(_local, "refs", None)
-    _local.refs = refs = []
+    refs: list[int] = []
+    _local.refs = refs
     try:
         stream = io.BytesIO()
         _Pickler(stream, protocol=5, buffer_callback=lambda b: buffers.append(b.raw())).dump(value)
@@ -174,6 +175,6 @@ def find_unpicklable(value: Any, path: str, depth: int = 0) -> str:
     for child_path, child in children:
         try:
             cloudpickle.dumps(child, protocol=5)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any error: this child does not pickle
             return find_unpicklable(child, child_path, depth + 1)
     return f"{path} (of type {type(value).__qualname__})"

@@ -15,7 +15,7 @@ from ._object_ref import ObjectRef
 Slot = int | str
 
 
-def split_args(args: tuple, kwargs: dict) -> tuple[_serialization.Serialized, list[tuple[Slot, int]]]:
+def split_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_serialization.Serialized, list[tuple[Slot, int]]]:
     ref_slots: list[tuple[Slot, int]] = []
     plain_args = list(args)
     for index, value in enumerate(args):
@@ -36,7 +36,7 @@ def split_args(args: tuple, kwargs: dict) -> tuple[_serialization.Serialized, li
     return serialized, ref_slots
 
 
-def _argument_blame(args: list, kwargs: dict) -> str:
+def _argument_blame(args: list[Any], kwargs: dict[str, Any]) -> str:
     for index, value in enumerate(args):
         try:
             _serialization.dumps(value)
@@ -52,7 +52,7 @@ def _argument_blame(args: list, kwargs: dict) -> str:
     return "could not serialize the task's arguments"
 
 
-def fill_slots(args: list, kwargs: dict, values: list[tuple[Slot, Any]]) -> None:
+def fill_slots(args: list[Any], kwargs: dict[str, Any], values: list[tuple[Slot, Any]]) -> None:
     for slot, value in values:
         if isinstance(slot, int):
             args[slot] = value

@@ -9,16 +9,16 @@ across process boundaries.
 from __future__ import annotations
 
 __all__ = [
-    "EmberError",
-    "TaskError",
-    "WorkerCrashedError",
     "ActorDiedError",
+    "EmberError",
     "GetTimeoutError",
-    "TaskCancelledError",
-    "ObjectLostError",
-    "ObjectStoreFullError",
     "InfeasibleResourcesError",
     "NotSupportedOnBackend",
+    "ObjectLostError",
+    "ObjectStoreFullError",
+    "TaskCancelledError",
+    "TaskError",
+    "WorkerCrashedError",
 ]
 
 
