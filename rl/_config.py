@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ember.core import validation
+
 
 class _NotProvided:
     """Default of every builder keyword: "leave this setting as it is"."""
@@ -66,19 +68,9 @@ ALIASES = {
 def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, integer: bool = False) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is a number in the range."""
-    kind = "an int" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            (integer and not isinstance(value, int)) or math.isnan(value):
-        raise SettingTypeError(f"{name} must be {kind}, got {value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low}")
-        if high is not None:
-            bounds.append(f"<= {high}")
-        raise ValueError(f"{name} must be {kind} {' and '.join(bounds)}, got {value!r}")
+    validation.check_number(name, value, minimum=None if low_open else low,
+                            above=low if low_open else None, maximum=high, integer=integer,
+                            type_error=SettingTypeError)
 
 
 def _check_bool(name: str, value: Any) -> None:
@@ -90,11 +82,9 @@ def _check_model(name: str, value: Any) -> None:
     if not isinstance(value, Mapping):
         raise SettingTypeError(
             f"{name} must be a dict such as {{'fcnet_hiddens': [64, 64]}}, got {value!r}")
-    valid = {"fcnet_hiddens", "fcnet_activation", "vf_share_layers"}
-    unknown = sorted(set(value) - valid)
-    if unknown:
-        raise UnknownSettingError(
-            f"unknown key(s) {unknown} in {name}; valid keys are: {', '.join(sorted(valid))}")
+    validation.reject_unknown(name, value, ["fcnet_activation", "fcnet_hiddens",
+                                            "vf_share_layers"],
+                              noun="key", error=UnknownSettingError)
     hiddens = value.get("fcnet_hiddens", [64, 64])
     if not isinstance(hiddens, (list, tuple)) or not all(
             isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hiddens):
@@ -348,13 +338,15 @@ class AlgorithmConfig:
 
     # ------------------------------------------------------------------ checks
     def _set(self, method: str, unknown: Mapping[str, Any], **values: Any) -> AlgorithmConfig:
-        names = {f.name for f in dataclasses.fields(self)}
-        bad = sorted(set(unknown) | {k for k in values if k not in names})
-        if bad:
-            where = f"{type(self).__name__}.{method}()"
+        names = sorted(f.name for f in dataclasses.fields(self))
+        renamed = {old: new for old, new in ALIASES.items() if old in unknown}
+        if renamed:  # RLlib's old names: say the new one
+            old, new = next(iter(renamed.items()))
             raise UnknownSettingError(
-                f"unknown setting(s) {', '.join(map(repr, bad))} for {where}; "
-                f"valid settings are: {', '.join(sorted(names))}")
+                f"{type(self).__name__}.{method}() has no setting {old!r} (RLlib's old name); "
+                f"use {new!r}")
+        validation.reject_unknown(f"{type(self).__name__}.{method}()", [*unknown, *values],
+                                  names, noun="setting", error=UnknownSettingError)
         for name, value in values.items():
             if value is NotProvided:
                 continue

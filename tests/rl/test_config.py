@@ -59,6 +59,18 @@ def test_unknown_setting_raises_naming_it(call) -> None:
     assert isinstance(info.value, TypeError)  # as Python's own unknown-keyword error
 
 
+@pytest.mark.parametrize(("call", "hint"), [
+    (lambda: PPOConfig().training(lrr=0.1), "'lrr' (did you mean 'lr'?)"),
+    (lambda: PPOConfig().training(model={"fcnet_hidden": [8]}),
+     "'fcnet_hidden' (did you mean 'fcnet_hiddens'?)"),
+    (lambda: PPOConfig().env_runners(num_workers=2), "(RLlib's old name); use 'num_env_runners'"),
+])
+def test_a_misspelt_or_old_setting_name_gets_the_right_one(call, hint) -> None:
+    with pytest.raises(TypeError) as info:
+        call()
+    assert hint in str(info.value)
+
+
 def test_unknown_env_id_raises_at_build_naming_the_env() -> None:
     with pytest.raises(ValueError, match="CartPol-v9"):
         PPOConfig().environment("CartPol-v9").build()
