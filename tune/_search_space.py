@@ -15,6 +15,7 @@ Searchers address leaves by *paths*: tuples of keys, e.g. ``("train_loop_config"
 
 from __future__ import annotations
 
+import abc
 import inspect
 import itertools
 import math
@@ -22,19 +23,21 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ember.core import validation
+
 Path = tuple[Any, ...]
 
 
-class Domain:
+class Domain(abc.ABC):
     """A set of values a hyperparameter may take; ``sample`` draws one."""
 
+    @abc.abstractmethod
     def sample(self, rng: random.Random) -> Any:
-        raise NotImplementedError
+        """One value of the domain, drawn with ``rng``."""
 
 
 def _check_number(name: str, value: Any, fn: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{fn}({name}={value!r}): {name} must be a number")
+    validation.check_number(f"{fn}(): {name}", value)
 
 
 def _check_bounds(lower: Any, upper: Any, fn: str) -> None:
@@ -387,7 +390,7 @@ def generate_variants(
     "b": uniform(0, 1)}, 2, rng)`` gives 4 configs."""
     if not isinstance(param_space, dict):
         raise TypeError(f"param_space must be a dict, got {type(param_space).__name__}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples={num_samples!r}: must be an int >= 1")
+    validation.check_number("num_samples", num_samples, minimum=1, integer=True,
+                            type_error=ValueError)
     grids = expand_grids(param_space)
     return [resolve(space, rng) for _ in range(num_samples) for space in grids]
