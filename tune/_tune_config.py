@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ember.core import validation
 
+
+@validation.suggest_keywords
 @dataclass(frozen=True)
 class TuneConfig:
     """How a ``Tuner`` searches.
@@ -40,8 +43,7 @@ class TuneConfig:
     """Seed of the built-in random/grid searcher."""
 
     def __post_init__(self) -> None:
-        if self.mode not in (None, "max", "min"):
-            raise ValueError(f"TuneConfig(mode=...) must be 'max' or 'min', got {self.mode!r}")
+        validation.check_choice("TuneConfig(mode=...)", self.mode, ("max", "min", None))
         if self.metric is not None and (not isinstance(self.metric, str) or not self.metric):
             raise ValueError(f"TuneConfig(metric=...) must be a metric name, got {self.metric!r}")
         if (self.metric is None) != (self.mode is None):
@@ -50,12 +52,13 @@ class TuneConfig:
         samples = self.num_samples
         if isinstance(samples, bool) or not isinstance(samples, int) or samples == 0 or samples < -1:
             raise ValueError(f"TuneConfig(num_samples=...) must be an int >= 1 or -1, got {samples!r}")
-        limit = self.max_concurrent_trials
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"TuneConfig(max_concurrent_trials=...) must be an int >= 1, got {limit!r}")
+        if self.max_concurrent_trials is not None:
+            validation.check_number("TuneConfig(max_concurrent_trials=...)",
+                                    self.max_concurrent_trials, minimum=1, integer=True,
+                                    type_error=ValueError)
         budget = self.time_budget_s
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
-                                   or budget <= 0):
-            raise ValueError(f"TuneConfig(time_budget_s=...) must be seconds > 0, got {budget!r}")
+        if budget is not None:
+            validation.check_number("TuneConfig(time_budget_s=...) (seconds)", budget, above=0,
+                                    type_error=ValueError)
         if samples == -1 and budget is None:
             raise ValueError("TuneConfig(num_samples=-1) runs until time_budget_s: set it too")

@@ -231,3 +231,14 @@ def test_pausing_and_stopping_schedulers_run_to_the_end(tmp_path, scheduler):
         steps = [m["step"] for m in result.metrics_history]
         assert steps == list(range(1, len(steps) + 1))
     assert max(r.metrics["training_iteration"] for r in grid) == 9
+
+
+@pytest.mark.parametrize(("make", "hint"), [
+    (lambda: tune.TuneConfig(num_sample=3), "'num_sample' (did you mean 'num_samples'?)"),
+    (lambda: tune.TuneConfig(metric="loss", mode="minimum"), "(did you mean 'min'?)"),
+    (lambda: tune.TuneConfig(time_budget_s=0), "time_budget_s=...) (seconds) must be a number > 0"),
+])
+def test_a_bad_tune_config_names_the_fix(make, hint):
+    with pytest.raises((TypeError, ValueError)) as info:
+        make()
+    assert hint in str(info.value)
