@@ -23,12 +23,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._actor import ActorHandle
+from .._actor import ActorHandle, MethodInfo
 from .._generator import ObjectRefGenerator
 from .._object_ref import ObjectRef
+from .._task_args import Slot
 from ..exceptions import ActorDiedError, TaskCancelledError
 from ._actors import ActorHost, relay, relay_stream
-from ._direct import failed, send
+from ._direct import DirectCall, failed, send
 from ._tasks import RemoteFailure
 
 _METADATA = "ember-actors"
@@ -40,15 +41,15 @@ WATCH_PERIOD_S = 0.2
 class DaskActor:
     actor_id: str
     class_name: str
-    methods: dict
+    methods: dict[str, MethodInfo]
     future: Any                 # the creation Future; its value is the Dask actor proxy
     create: Any                 # () -> a new creation Future (a restart)
     options: Any
     restarts: int = 0
     dead: str | None = None
-    seq: itertools.count = field(default_factory=itertools.count)
+    seq: itertools.count[int] = field(default_factory=itertools.count)
     proxy: tuple[str, Any] | None = None  # (creation key, Dask's actor proxy) once created
-    direct: set = field(default_factory=set)  # direct calls not answered yet
+    direct: set[DirectCall] = field(default_factory=set)  # direct calls not answered yet
 
 
 class DaskActorDirectory:
@@ -58,14 +59,15 @@ class DaskActorDirectory:
         self.caller = uuid.uuid4().hex  # this process, as a caller of actors
         self.actors: dict[str, DaskActor] = {}
         self._names: list[tuple[str, str]] = []  # (namespace, name) this session published
-        self._foreign: dict[str, itertools.count] = {}  # call numbers for others' actors
+        self._foreign: dict[str, itertools.count[int]] = {}  # call numbers for others' actors
         self._lock = threading.Lock()
         self._unfinished: set[Any] = set()  # relay futures not done yet (see call)
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
         self._settled: set[str] = set()  # creation keys whose failure was handled
 
-    def create(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> ActorHandle:
+    def create(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               options: Any) -> ActorHandle[Any]:
         backend = self.backend
         if options.name is not None:
             existing = self._lookup(options.name, options.namespace)
@@ -96,7 +98,8 @@ class DaskActorDirectory:
             self._publish(actor)
         return handle
 
-    def call(self, handle: Any, method: str, args: tuple, kwargs: dict, num_returns: Any) -> Any:
+    def call(self, handle: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+             num_returns: Any) -> Any:
         backend = self.backend
         actor = self.actors.get(handle._actor_id)
         if actor is not None and actor.dead and num_returns != "streaming":
@@ -118,6 +121,7 @@ class DaskActorDirectory:
         proxy = self._proxy(actor) if backend.owns_client and num_returns == 1 \
             and not inputs and isinstance(blob, bytes) else None
         if proxy is not None:  # straight to the actor's worker (see _dask_direct)
+            assert actor is not None  # _proxy has none for other processes' actors
             call = send(self.client, proxy, key, self.caller, seq, method, blob, slots)
             generation = target.key
             actor.direct.add(call)
@@ -137,7 +141,7 @@ class DaskActorDirectory:
         return backend.split_returns(future, num_returns, f"{handle._class_name}.{method}")
 
     def _call_streaming(self, actor: DaskActor | None, target: Any, seq: int, method: str,
-                        blob: bytes, slots: list, inputs: list, name: str) -> Any:
+                        blob: Any, slots: list[Slot], inputs: list[Any], name: str) -> Any:
         backend = self.backend
         queue_name = f"ember-stream-{uuid.uuid4().hex}"
         backend.distributed.Queue(queue_name, client=self.client, maxsize=64)
@@ -166,7 +170,7 @@ class DaskActorDirectory:
         actor.proxy = (future.key, proxy)
         return proxy
 
-    def _counter(self, actor_id: str) -> itertools.count:
+    def _counter(self, actor_id: str) -> itertools.count[int]:
         return self._foreign.setdefault(actor_id, itertools.count())
 
     def _start_watching(self) -> None:
@@ -293,7 +297,7 @@ class DaskActorDirectory:
                 pass
         self._names.clear()
 
-    def _lookup(self, name: str, namespace: str | None) -> ActorHandle | None:
+    def _lookup(self, name: str, namespace: str | None) -> ActorHandle[Any] | None:
         space = namespace or "default"
         record = self.client.run_on_scheduler(_live_name, space, name)
         if record is None:
@@ -304,7 +308,7 @@ class DaskActorDirectory:
         return ActorHandle._make(actor_id, class_name, methods, ObjectRef._make(
             key, self.backend, counted=False))
 
-    def get(self, name: str, namespace: str | None) -> ActorHandle:
+    def get(self, name: str, namespace: str | None) -> ActorHandle[Any]:
         handle = self._lookup(name, namespace)
         if handle is None:
             raise ValueError(
@@ -316,7 +320,8 @@ def _dataset(namespace: str, name: str) -> str:
     return f"ember-actor-{namespace}-{name}"
 
 
-def _live_name(namespace: str, name: str, dask_scheduler: Any = None) -> tuple | None:
+def _live_name(namespace: str, name: str,
+               dask_scheduler: Any = None) -> tuple[Any, ...] | None:
     """Runs on the scheduler: the record of a name, unless its session is gone (a name
     that is not detached dies with its driver's client) or its actor is, in which case
     it is dropped."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from .._object_ref import forbid_blocking_in
 from .._remote_error import capture
-from .._task_args import fill_slots
+from .._task_args import Slot, fill_slots
 from ._output import labelled
 from ._tasks import RemoteFailure, attach_worker_runtime
 
@@ -32,14 +32,14 @@ _REMEMBERED_CALLS = 4096
 """Results kept per caller so that a relay re-run after a worker loss is not re-executed."""
 
 
-def _call_labelled(label: str, method: Any, args: tuple, kwargs: dict) -> Any:
+def _call_labelled(label: str, method: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """Run a plain method on an executor thread, its output labelled with the actor."""
     with labelled(label):
         return method(*args, **kwargs)
 
 
 class ActorHost:
-    def __init__(self, class_blob: bytes, name: str, args_blob: bytes, slots: list,
+    def __init__(self, class_blob: bytes, name: str, args_blob: bytes, slots: list[Slot],
                  concurrency: int, *resolved: Any):
         attach_worker_runtime()
         self.name = name
@@ -49,19 +49,19 @@ class ActorHost:
             fill_slots(args, kwargs, list(zip(slots, resolved)))
             with labelled(name):
                 self.instance = cls(*args, **kwargs)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever __init__ raised, for the caller
             raise RemoteFailure(capture(error, f"{name}.__init__")) from None
         self.concurrency = concurrency
         self.executor = ThreadPoolExecutor(concurrency, thread_name_prefix="ember-actor")
         self.next_seq: dict[str, int] = collections.defaultdict(int)
-        self.results: dict[str, collections.OrderedDict[int, asyncio.Future]] = \
+        self.results: dict[str, collections.OrderedDict[int, asyncio.Future[Any]]] = \
             collections.defaultdict(collections.OrderedDict)
         self.given_up: dict[str, set[int]] = collections.defaultdict(set)
         self._turn: asyncio.Condition | None = None
         self._slots: asyncio.Semaphore | None = None
 
     async def invoke(self, caller: str, seq: int, method: str, args_blob: bytes,
-                     slots: list, resolved: list) -> Any:
+                     slots: list[Slot], resolved: list[Any]) -> Any:
         if self._turn is None:
             self._turn = asyncio.Condition()
             self._slots = asyncio.Semaphore(self.concurrency)
@@ -78,7 +78,7 @@ class ActorHost:
                 raise
             if seq in seen:
                 return await asyncio.shield(seen[seq])
-            outcome: asyncio.Future = asyncio.get_running_loop().create_future()
+            outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             seen[seq] = outcome
             while len(seen) > _REMEMBERED_CALLS:
                 seen.popitem(last=False)
@@ -87,7 +87,7 @@ class ActorHost:
             running = asyncio.ensure_future(self._run(method, args_blob, slots, resolved))
         try:
             outcome.set_result(await running)
-        except BaseException as error:  # relayed to the caller
+        except BaseException as error:  # noqa: BLE001 - relayed to the caller
             outcome.set_exception(error)
         return await outcome
 
@@ -111,12 +111,14 @@ class ActorHost:
             self.given_up[caller].add(seq)
 
     async def invoke_stream(self, caller: str, seq: int, method: str, args_blob: bytes,
-                            slots: list, resolved: list, queue_name: str) -> int:
+                            slots: list[Slot], resolved: list[Any], queue_name: str) -> int:
         """Like ``invoke``, for a generator method: items go to the Dask queue."""
-        return await self.invoke(caller, seq, method, args_blob, slots,
-                                 [*resolved, _StreamTo(queue_name)])
+        produced: int = await self.invoke(caller, seq, method, args_blob, slots,
+                                          [*resolved, _StreamTo(queue_name)])
+        return produced
 
-    async def _run(self, method: str, args_blob: bytes, slots: list, resolved: list) -> Any:
+    async def _run(self, method: str, args_blob: bytes, slots: list[Slot],
+                   resolved: list[Any]) -> Any:
         if resolved and isinstance(resolved[-1], _StreamTo):
             return await self._run_stream(method, args_blob, slots, resolved[:-1],
                                           resolved[-1].queue_name)
@@ -133,17 +135,17 @@ class ActorHost:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
                 self.executor, functools.partial(_call_labelled, self.name, bound, args, kwargs))
-        except (Exception, SystemExit) as error:  # sys.exit is a task failure
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the method failed (sys.exit too)
             raise RemoteFailure(capture(error, name)) from None
 
 
-    async def _run_stream(self, method: str, args_blob: bytes, slots: list, resolved: list,
-                          queue_name: str) -> int:
+    async def _run_stream(self, method: str, args_blob: bytes, slots: list[Slot],
+                          resolved: list[Any], queue_name: str) -> int:
         from distributed import Queue, get_client
 
         name = f"{self.name}.{method}"
         client = get_client()
-        queue = Queue(queue_name, client=client)
+        queue = Queue(queue_name, client=client)  # type: ignore[no-untyped-call]
         loop = asyncio.get_running_loop()
         produced = 0
         try:
@@ -162,7 +164,7 @@ class ActorHost:
                         count += 1
                     return count
                 produced = await loop.run_in_executor(self.executor, drain)
-        except (Exception, SystemExit) as error:  # sys.exit is a task failure
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the method failed (sys.exit too)
             record = capture(error, name)
             await loop.run_in_executor(None, queue.put, ["error", pickle.dumps(record)])
             raise RemoteFailure(record) from None
@@ -182,26 +184,28 @@ def _push(client: Any, queue: Any, item: Any) -> None:
     queue.put(future)
 
 
-def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes, slots: list,
-          *resolved: Any) -> Any:
+def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,
+          slots: list[Slot], *resolved: Any) -> Any:
     """An ordinary task that makes one actor call, so its result is an ordinary key."""
     from distributed import rejoin, secede
 
-    secede()  # waiting on the actor must not hold one of the worker's task threads
+    # Waiting on the actor must not hold one of the worker's task threads.
+    secede()  # type: ignore[no-untyped-call]
     try:
         return actor.invoke(caller, seq, method, args_blob, slots, list(resolved)).result()
     finally:
-        rejoin()
+        rejoin()  # type: ignore[no-untyped-call]
 
 
 def relay_stream(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,
-                 slots: list, queue_name: str, *resolved: Any) -> int:
+                 slots: list[Slot], queue_name: str, *resolved: Any) -> int:
     """``relay`` for a streaming call: the items travel through the queue."""
     from distributed import rejoin, secede
 
-    secede()
+    secede()  # type: ignore[no-untyped-call]
     try:
-        return actor.invoke_stream(caller, seq, method, args_blob, slots, list(resolved),
-                                   queue_name).result()
+        produced: int = actor.invoke_stream(caller, seq, method, args_blob, slots,
+                                            list(resolved), queue_name).result()
+        return produced
     finally:
-        rejoin()
+        rejoin()  # type: ignore[no-untyped-call]

@@ -22,17 +22,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 from .. import _last_trace
 from .._backend import LocalRefCounts
 from .._generator import ObjectRefGenerator
 from .._object_ref import ObjectRef
 from .._options import InitOptions, TaskOptions
-from .._task_args import split_args
+from .._task_args import Slot, split_args
 from ..exceptions import (
     ActorDiedError,
     EmberError,
@@ -128,7 +128,7 @@ class DaskBackend(LocalRefCounts):
             # local user who finds the port cannot connect (loopback alone would let them).
             from distributed.security import Security
 
-            security = Security.temporary()
+            security = Security.temporary()  # type: ignore[no-untyped-call]
         elif security is False:
             security = None
         # In a process of its own (no __main__ guard needed in the user's script), every
@@ -148,7 +148,7 @@ class DaskBackend(LocalRefCounts):
         return cls(client, owns_client=False)
 
     # -- references -----------------------------------------------------------------------
-    def _first_local_ref(self, key: str) -> None:
+    def _first_local_ref(self, key: str) -> None:  # type: ignore[override]  # see _key
         if key not in self.futures:
             self.futures[key] = self._attach(key)
 
@@ -160,7 +160,7 @@ class DaskBackend(LocalRefCounts):
         self.client._send_to_scheduler({"op": "client-desires-keys", "keys": [key]})
         return future
 
-    def _last_local_ref(self, key: str) -> None:
+    def _last_local_ref(self, key: str) -> None:  # type: ignore[override]  # see _key
         self.futures.pop(key, None)
 
     def note_pickled(self, key: str) -> None:
@@ -175,32 +175,33 @@ class DaskBackend(LocalRefCounts):
             while self._in_transit and self._in_transit[0][0] < now:
                 self._in_transit.popleft()
 
-    def _ref(self, future: Any) -> ObjectRef:
+    def _ref(self, future: Any) -> ObjectRef[Any]:
         self.futures[future.key] = future
         return ObjectRef._make(future.key, self, counted=True)
 
     ref_for = _ref
 
-    def future_of(self, ref: ObjectRef) -> Any:
+    def future_of(self, ref: ObjectRef[Any]) -> Any:
         return self._future(ref)
 
     def future_by_key(self, key: str) -> Any:
         future = self.futures.get(key)
         return future if future is not None else self._attach(key)
 
-    def _future(self, ref: ObjectRef) -> Any:
+    def _future(self, ref: ObjectRef[Any]) -> Any:
         if ref._runtime is not self or not self.alive:
             from .._context import stale_ref_error
 
             raise stale_ref_error(ref)
-        future = self.futures.get(ref._id)
+        key = _key(ref)
+        future = self.futures.get(key)
         if future is None:
-            future = self.futures[ref._id] = self._attach(ref._id)
+            future = self.futures[key] = self._attach(key)
         return future
 
     # -- tasks ------------------------------------------------------------------------------
-    def submit(self, function: Any, args: tuple, kwargs: dict,
-               options: TaskOptions) -> list[ObjectRef]:
+    def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               options: TaskOptions) -> Sequence[ObjectRef[Any] | ObjectRefGenerator]:
         where = self.constraints(options, f"task {function.name!r}")
         args_blob, slots, inputs = self.task_inputs(args, kwargs)
         name = function.name
@@ -223,8 +224,9 @@ class DaskBackend(LocalRefCounts):
             return self.groups.constraints(options, demand, what)
         return {"resources": self.resources.placement(demand, what)}
 
-    def _stream(self, function: Any, name: str, key: str, args_blob: bytes, slots: list,
-                inputs: list, where: dict[str, Any], backpressure: int) -> ObjectRefGenerator:
+    def _stream(self, function: Any, name: str, key: str, args_blob: Any, slots: list[Slot],
+                inputs: list[Any], where: dict[str, Any],
+                backpressure: int) -> ObjectRefGenerator:
         """A generator task whose items reach us through a Dask queue as they are made."""
         queue_name = f"ember-stream-{key}"
         self.distributed.Queue(queue_name, client=self.client, maxsize=backpressure)
@@ -233,12 +235,14 @@ class DaskBackend(LocalRefCounts):
             *inputs, key=key, pure=False, **where)
         return ObjectRefGenerator._make(queue_name, self._ref(future), self)
 
-    def task_inputs(self, args: tuple, kwargs: dict) -> tuple[bytes, list, list]:
-        """(arguments blob without top-level refs, their slots, their futures)."""
+    def task_inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    ) -> tuple[Any, list[Slot], list[Any]]:
+        """(arguments blob without top-level refs, their slots, their futures); the blob
+        is bytes, or the Future of bytes sent to a worker when they are large."""
         if self.local_modules is not None:  # before any user code or value is pickled
             self.local_modules.register_new()
         serialized, ref_slots = split_args(args, kwargs)
-        self._nested = serialized.contained_refs
+        self._nested = cast("list[str]", serialized.contained_refs)  # ids are keys here
         inputs = [self._on_cluster(self._future(arg)) for arg in (*args, *kwargs.values())
                   if type(arg) is ObjectRef]
         slots = [slot for slot, _ in ref_slots]
@@ -256,10 +260,11 @@ class DaskBackend(LocalRefCounts):
             return future
         with self._materializing:
             if future.materialized is None:
-                if future.exception() is not None:
+                error = future.exception()
+                if error is not None:
                     from ._actor_directory import _Failed
 
-                    value: Any = _Failed(self._translate(future.exception(), future.key))
+                    value: Any = _Failed(self._translate(error, future.key))
                 else:
                     value = future.result()
                 scattered = self._direct(self.client.scatter, {future.key: value}, hash=False)
@@ -267,7 +272,7 @@ class DaskBackend(LocalRefCounts):
             self.futures[future.key] = future.materialized
             return future.materialized
 
-    def split_returns(self, future: Any, num_returns: Any, name: str) -> list[ObjectRef]:
+    def split_returns(self, future: Any, num_returns: Any, name: str) -> list[ObjectRef[Any]]:
         """Refs for a call's results: the future itself, or one getitem task per value."""
         count = int(num_returns)
         if count <= 1:
@@ -297,7 +302,7 @@ class DaskBackend(LocalRefCounts):
         future.add_done_callback(lambda done: self._held_args.pop(done.key, None))
 
     # -- objects ----------------------------------------------------------------------------
-    def put(self, value: Any) -> ObjectRef:
+    def put(self, value: Any) -> ObjectRef[Any]:
         if self.local_modules is not None:
             self.local_modules.register_new()
         with self.scheduler_calls():
@@ -318,11 +323,11 @@ class DaskBackend(LocalRefCounts):
                 self.direct = False
         return call(*args, direct=False, **kwargs)
 
-    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+    def get(self, refs: list[ObjectRef[Any]], timeout: float | None) -> list[Any]:
         with self.scheduler_calls():
             return self._get(refs, timeout)
 
-    def _get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+    def _get(self, refs: list[ObjectRef[Any]], timeout: float | None) -> list[Any]:
         futures = [self._future(ref) for ref in refs]
         with self._thread_released():
             finished = _wait_for(futures, len(futures), timeout)
@@ -433,8 +438,8 @@ class DaskBackend(LocalRefCounts):
             return TaskCancelledError(f"the task was cancelled: {error}")
         return error
 
-    def wait(self, refs: list[ObjectRef], num_returns: int,
-             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    def wait(self, refs: list[ObjectRef[Any]], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
         futures = {ref._id: self._future(ref) for ref in refs}
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.0005
@@ -454,7 +459,7 @@ class DaskBackend(LocalRefCounts):
         return ([r for r in refs if r._id in chosen],
                 [r for r in refs if r._id not in chosen])
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
+    def cancel(self, ref: ObjectRef[Any], force: bool) -> None:
         """Cancel the future; if it is running, interrupt it where it runs: a
         KeyboardInterrupt raised in its thread (taking effect at the next Python
         instruction, so after a blocking call returns), or with ``force`` the worker
@@ -479,13 +484,13 @@ class DaskBackend(LocalRefCounts):
             # yet remembers the key and never runs it (see _dask_tasks.run_task).
             self.client.run(interrupt_task, key)
 
-    def as_concurrent_future(self, ref: ObjectRef) -> Any:
-        result: concurrent.futures.Future = concurrent.futures.Future()
+    def as_concurrent_future(self, ref: ObjectRef[Any]) -> concurrent.futures.Future[Any]:
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def fetch() -> None:
             try:
                 result.set_result(self.get([ref], None)[0])
-            except BaseException as error:  # handed to the awaiting caller
+            except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller
                 result.set_exception(error)
 
         threading.Thread(target=fetch, daemon=True).start()
@@ -497,11 +502,12 @@ class DaskBackend(LocalRefCounts):
             f"{what} is not available on the dask backend yet; use the embedded engine "
             "(ember.init() without address=) for it")
 
-    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+    def create_actor(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: Any) -> Any:
         return self.actors.create(actor_class, args, kwargs, options)
 
-    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
-                   num_returns: Any) -> Any:
+    def call_actor(self, handle: Any, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any], num_returns: Any) -> Any:
         return self.actors.call(handle, method, args, kwargs, num_returns)
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:
@@ -510,7 +516,8 @@ class DaskBackend(LocalRefCounts):
     def get_actor(self, name: str, namespace: str | None) -> Any:
         return self.actors.get(name, namespace)
 
-    def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                        name: str | None) -> Any:
         return self.groups.create(bundles, strategy, name)
 
     def remove_placement_group(self, group: Any) -> None:
@@ -572,7 +579,7 @@ class DaskBackend(LocalRefCounts):
             return
         try:  # for `ember timeline`; a lost scheduler has no trace to give
             _last_trace.save(self.timeline_events(), "dask")
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001,S110 - whatever failed, shutdown goes on
             pass
         self.alive = False
         self.futures.clear()
@@ -597,7 +604,7 @@ def _record_task_stream(dask_scheduler: Any) -> None:
     from distributed.diagnostics.task_stream import TaskStreamPlugin
 
     if TaskStreamPlugin.name not in dask_scheduler.plugins:
-        dask_scheduler.add_plugin(TaskStreamPlugin(dask_scheduler))
+        dask_scheduler.add_plugin(TaskStreamPlugin(dask_scheduler))  # type: ignore[no-untyped-call]
 
 
 def _wait_for(futures: list[Any], count: int, timeout: float | None) -> bool:
@@ -624,8 +631,15 @@ def _wait_for(futures: list[Any], count: int, timeout: float | None) -> bool:
     return done.wait(timeout)
 
 
-def _blob(args: tuple, kwargs: dict, slots: list) -> bytes:
+def _blob(args: tuple[Any, ...], kwargs: dict[str, Any], slots: list[Slot]) -> bytes:
     """The arguments with top-level refs taken out (Dask passes those resolved)."""
     plain_args = [None if type(a) is ObjectRef else a for a in args]
     plain_kwargs = {k: (None if type(v) is ObjectRef else v) for k, v in kwargs.items()}
-    return cloudpickle.dumps((plain_args, plain_kwargs), protocol=5)
+    blob: bytes = cloudpickle.dumps((plain_args, plain_kwargs), protocol=5)
+    return blob
+
+
+def _key(ref: ObjectRef[Any]) -> str:
+    """A ref's Dask key: on this backend an object's id is its key, a str (the
+    embedded engine's ids are ints, which is what ``ObjectRef._id`` declares)."""
+    return cast(str, ref._id)

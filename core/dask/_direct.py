@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._task_args import Slot
 
 _SETTLER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ember-direct-calls")
 """Outcomes are set here, not on Dask's event loop: the callbacks they run (restarting an
@@ -62,15 +65,16 @@ class DirectCall:
 
 
 def send(client: Any, proxy: Any, key: str, caller: str, seq: int, method: str,
-         blob: bytes, slots: list) -> DirectCall:
+         blob: bytes, slots: list[Slot]) -> DirectCall:
     """Call ``ActorHost.invoke`` on the actor's worker: the message Dask's own actor proxy
     sends (``actor_execute``), on the client's event loop. Not through the proxy itself:
     it only works with a default Dask client, and Ember's client is not one."""
-    from distributed.protocol import to_serialize
+    from distributed.protocol import to_serialize  # type: ignore[attr-defined]  # no __all__
 
     call = DirectCall(key)
     address, actor_key = proxy._address, proxy.key
-    args = [to_serialize(arg) for arg in (caller, seq, method, blob, slots, [])]
+    args = [to_serialize(arg)  # type: ignore[no-untyped-call]
+            for arg in (caller, seq, method, blob, slots, [])]
 
     async def deliver() -> None:
         try:

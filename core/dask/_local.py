@@ -101,7 +101,7 @@ def _serve() -> None:
     import distributed
 
     resources, security = pickle.load(sys.stdin.buffer)
-    cluster = distributed.LocalCluster(
+    cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address="127.0.0.1:0", security=security,
         protocol="tls://" if security else None)
@@ -110,8 +110,8 @@ def _serve() -> None:
             spec = copy.deepcopy(cluster.new_spec)
             spec["options"]["resources"] = share or None
             cluster.worker_spec[index] = spec
-        cluster.sync(cluster._correct_state)
-        with distributed.Client(cluster, set_as_default=False) as client:
+        cluster.sync(cluster._correct_state)  # type: ignore[no-untyped-call]
+        with distributed.Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(len(resources), timeout=120)
         sys.stdout.write(f"{_READY} {cluster.scheduler_address}\n")
         sys.stdout.flush()

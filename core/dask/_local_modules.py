@@ -16,7 +16,7 @@ import site
 import sys
 import sysconfig
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 
 class LocalModules:

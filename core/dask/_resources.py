@@ -25,8 +25,8 @@ class ClusterResources:
         self._read_at = 0.0
         # Every worker kind seen this session: a demand one of them could meet waits
         # while such a worker restarts or the cluster scales up again.
-        self._seen: dict[tuple, dict[str, Any]] = {}
-        self._warned: set[tuple] = set()
+        self._seen: dict[tuple[tuple[str, float], ...], dict[str, Any]] = {}
+        self._warned: set[tuple[tuple[str, float], ...]] = set()
 
     def workers(self, fresh: bool = False) -> dict[str, dict[str, Any]]:
         if fresh or time.monotonic() - self._read_at > _CACHE_S:

@@ -18,7 +18,7 @@ from typing import Any
 from .. import _context
 from .._remote_error import RemoteError, capture
 from .._remote_function import short_name
-from .._task_args import fill_slots
+from .._task_args import Slot, fill_slots
 from ._cancel import current_key, interruptible
 from ._output import labelled
 
@@ -58,7 +58,8 @@ def _function(blob: bytes) -> Any:
     return function
 
 
-def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: Any) -> Any:
+def run_task(blob: bytes, name: str, args_blob: bytes, slots: list[Slot],
+             *resolved: Any) -> Any:
     """Run one Ember task inside a Dask worker."""
     try:
         attach_worker_runtime()
@@ -71,7 +72,7 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list, *resolved: A
         from ..exceptions import TaskCancelledError
 
         raise RemoteFailure(capture(TaskCancelledError("cancelled"), name)) from None
-    except (Exception, SystemExit) as error:  # sys.exit is a task failure
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the task failed (sys.exit too)
         raise RemoteFailure(capture(error, name)) from None
 
 
@@ -88,7 +89,7 @@ def pick(values: Any, index: int, count: int, name: str) -> Any:
     return items[index]
 
 
-def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name: str,
+def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list[Slot], queue_name: str,
                *resolved: Any) -> int:
     """Run a generator task: each item is scattered and its future put on a Dask queue
     as soon as it is produced (the queue's size is the back-pressure limit)."""
@@ -96,7 +97,8 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
 
     attach_worker_runtime()
     client = get_client()
-    queue = Queue(queue_name, client=client)
+    # distributed.Queue is unannotated: Any, like the other Dask objects here.
+    queue: Any = Queue(queue_name, client=client)  # type: ignore[no-untyped-call]
     produced = 0
     try:
         function = _function(blob)
@@ -104,7 +106,7 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
         fill_slots(args, kwargs, list(zip(slots, resolved)))
         with interruptible(current_key()), labelled(short_name(name)):
             for item in function(*args, **kwargs):
-                [future] = client.scatter([item], hash=False)
+                [future] = client.scatter([item], hash=False)  # type: ignore[no-untyped-call]
                 queue.put(future)
                 produced += 1
     except KeyboardInterrupt:  # ember.cancel: never let it reach Dask's own code
@@ -113,7 +115,7 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list, queue_name
         record = capture(TaskCancelledError("cancelled"), name)
         queue.put(["error", pickle.dumps(record)])
         raise RemoteFailure(record) from None
-    except (Exception, SystemExit) as error:  # sys.exit is a task failure
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - the task failed (sys.exit too)
         queue.put(["error", pickle.dumps(capture(error, name))])
         raise RemoteFailure(capture(error, name)) from None
     queue.put(["end", produced])
