@@ -1,4 +1,5 @@
-"""The proxy-replica link: length-prefixed pickle frames over one Unix socket.
+"""The proxy-replica link: the engine's frames (``ember.core.framing``) over one Unix
+socket.
 
 One HTTP request is one frame each way (a streamed response is a start frame, one frame
 per chunk and an end frame), multiplexed by request id over one connection per
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import socket
 import struct
 import sys
@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-_HEADER = 4
+from ember.core import framing
 
 
 class FramedProtocol(asyncio.Protocol):
@@ -46,7 +46,7 @@ class FramedProtocol(asyncio.Protocol):
         self.on_message = on_message
         self.on_lost = on_lost
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        self.decoder = framing.FrameDecoder()
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -58,25 +58,13 @@ class FramedProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        buffer = self.buffer
-        buffer += data
-        start = 0
-        end = len(buffer)
-        while end - start >= _HEADER:
-            size = int.from_bytes(buffer[start:start + _HEADER], "big")
-            if end - start - _HEADER < size:
-                break
-            message = pickle.loads(buffer[start + _HEADER:start + _HEADER + size])
-            start += _HEADER + size
+        for message in self.decoder.feed(data):
             self.on_message(self, message)
-        if start:
-            del buffer[:start]
 
     def send(self, message: tuple[Any, ...]) -> None:
         if self.closed or self.transport is None:
             return
-        payload = pickle.dumps(message, protocol=5)
-        self.transport.write(len(payload).to_bytes(_HEADER, "big") + payload)
+        self.transport.write(framing.encode(message))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
