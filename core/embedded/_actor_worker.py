@@ -36,7 +36,7 @@ class ActorRunner:
         self.name = name
         self.pool: ThreadPoolExecutor | None = None
         self.event_loop: asyncio.AbstractEventLoop | None = None
-        self.running: dict[int, asyncio.Task] = {}  # async calls; touched by the loop only
+        self.running: dict[int, asyncio.Task[None]] = {}  # async calls; touched by the loop only
         if is_async:
             self.event_loop = asyncio.new_event_loop()
             forbid_blocking_in(self.event_loop)
@@ -46,7 +46,7 @@ class ActorRunner:
         elif concurrency > 1:
             self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="ember-actor")
 
-    def run(self, message: tuple) -> None:
+    def run(self, message: tuple[Any, ...]) -> None:
         if self.event_loop is not None:
             self.event_loop.call_soon_threadsafe(self._start_async, message)
         elif self.pool is not None:
@@ -64,7 +64,7 @@ class ActorRunner:
         self.event_loop.call_soon_threadsafe(self._cancel_async, task_id)
         return True
 
-    def _start_async(self, message: tuple) -> None:
+    def _start_async(self, message: tuple[Any, ...]) -> None:
         assert self.event_loop is not None
         task_id = message[1]
         task = self.event_loop.create_task(self._run_async(message))
@@ -76,29 +76,29 @@ class ActorRunner:
         if task is not None:
             task.cancel()
 
-    def _async_done(self, task_id: int, task: asyncio.Task) -> None:
+    def _async_done(self, task_id: int, task: asyncio.Task[None]) -> None:
         self.running.pop(task_id, None)
         if task.cancelled():  # cancelled before its body ran (e.g. waiting for a slot)
             now = time.time()
             self.loop.runtime.send((Msg.DONE, task_id, P.cancelled(), now, now))
 
-    def _prepare(self, message: tuple) -> tuple[Any, tuple, dict]:
-        _, task_id, method, args_payload, ref_values, return_ids, name, stream = message
+    def _prepare(self, message: tuple[Any, ...]) -> tuple[Any, list[Any], dict[str, Any]]:
+        _, _task_id, method, args_payload, ref_values, _return_ids, _name, _stream = message
         args, kwargs = self.loop.arguments(args_payload, ref_values)
         return getattr(self.instance, method), args, kwargs
 
-    def _run_in_order(self, message: tuple) -> None:
+    def _run_in_order(self, message: tuple[Any, ...]) -> None:
         task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
         start = time.time()
         try:
             bound, args, kwargs = self._prepare(message)
             results, values = self.loop.invoke(
                 task_id, lambda: bound(*args, **kwargs), name, len(return_ids), stream)
-        except BaseException as error:  # the arguments failed to load
+        except BaseException as error:  # noqa: BLE001 - the arguments failed to load: report it
             results, values = P.error(capture(error, name)), None
         self.loop.finished(task_id, results, values, start)
 
-    def _run_threaded(self, message: tuple) -> None:
+    def _run_threaded(self, message: tuple[Any, ...]) -> None:
         task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
         start = time.time()
         values = None
@@ -106,14 +106,14 @@ class ActorRunner:
             bound, args, kwargs = self._prepare(message)
             results, values = self._results(task_id, bound(*args, **kwargs), return_ids,
                                             name, stream)
-        except BaseException as error:  # every user failure goes back to the caller
+        except BaseException as error:  # noqa: BLE001 - every user failure goes back to the caller
             if isinstance(error, SystemExit):
                 self.loop.exit_actor(task_id, error, name)
             results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
         del values
 
-    def _results(self, task_id: int, value: Any, return_ids: list, name: str,
+    def _results(self, task_id: int, value: Any, return_ids: list[int], name: str,
                  stream: int) -> tuple[Any, Any]:
         """(DONE results, values to keep alive until sent) for a method's return value."""
         if stream:
@@ -121,9 +121,10 @@ class ActorRunner:
         values = _split(value, len(return_ids), name)
         return [self.loop.store(v) for v in values], values
 
-    async def _run_async(self, message: tuple) -> None:
+    async def _run_async(self, message: tuple[Any, ...]) -> None:
         task_id, return_ids, name, stream = message[1], message[5], message[6], message[7]
         start = time.time()
+        results: list[Any] | P.Payload  # a result per return, or one ERROR payload
         values = None
         async with self.limit:
             try:
@@ -137,14 +138,15 @@ class ActorRunner:
                     results, values = self._results(task_id, value, return_ids, name, stream)
             except asyncio.CancelledError:  # ember.cancel() of this call
                 results = P.cancelled()
-            except BaseException as error:  # every user failure goes back to the caller
+            except BaseException as error:  # noqa: BLE001 - every user failure goes back to the caller
                 if isinstance(error, SystemExit):
                     self.loop.exit_actor(task_id, error, name)
                 results = P.error(capture(error, name))
         self.loop.runtime.send((Msg.DONE, task_id, results, start, time.time()))
         del values
 
-    async def _stream_async(self, task_id: int, items: Any, backpressure: int) -> list:
+    async def _stream_async(self, task_id: int, items: Any,
+                            backpressure: int) -> list[tuple[P.Payload, list[int]]]:
         runtime = self.loop.runtime
         produced = 0
         async for item in items:

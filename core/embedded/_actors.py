@@ -22,6 +22,7 @@ from . import _payload as P
 from ._scheduler import Task, WorkerSlot
 
 if TYPE_CHECKING:
+    from .._actor import MethodInfo
     from ._node import Node
 
 
@@ -42,6 +43,9 @@ TRANSITIONS = {
 
 class ActorRecord:
     """Everything the driver knows about one actor."""
+
+    methods: dict[str, MethodInfo]    # set by NodeActors.create, right after construction
+    is_async: bool                    # likewise
 
     def __init__(self, actor_id: int, class_name: str, creation: Task, options: Any,
                  handle_id: int, key: tuple[str, str] | None):

@@ -45,7 +45,7 @@ class Arena:
         self._rw_view = memoryview(self._rw)
 
     @classmethod
-    def create(cls, capacity: int) -> "Arena":
+    def create(cls, capacity: int) -> Arena:
         fd = os.memfd_create("ember-object-store", 0)  # inheritable by the zygote
         os.ftruncate(fd, capacity)
         return cls(fd, capacity)
@@ -64,7 +64,8 @@ class Arena:
         base = numpy.frombuffer(self._ro, numpy.uint8, total, offset)
         if on_release is not None:
             weakref.finalize(base, on_release)
-        whole = memoryview(base)
+        # numpy's stubs give ndarray __buffer__ only from Python 3.12 on; it has the protocol.
+        whole = memoryview(base)  # type: ignore[arg-type]
         return [whole[start:start + length]
                 for start, length in zip(buffer_offsets(lengths), lengths)]
 

@@ -13,7 +13,7 @@ class Latch:
     released (``after_lock``), so the woken thread does not immediately block on it.
     """
 
-    __slots__ = ("remaining", "_gate", "_after_lock")
+    __slots__ = ("_after_lock", "_gate", "remaining")
 
     def __init__(self, count: int, after_lock: list[Any]):
         self.remaining = count

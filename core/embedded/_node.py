@@ -73,7 +73,9 @@ class Node(LocalRefCounts):
         self.logs = LogForwarder() if options.log_to_driver else None
         self.functions: dict[int, bytes] = {}
         self.tasks_by_return: dict[int, Task] = {}
-        self.timeline: collections.deque[tuple] = collections.deque(maxlen=100_000)
+        # (name, task id, worker index, worker pid, start, end) of each finished task
+        self.timeline: collections.deque[tuple[str, int, int, int | None, float, float]] = \
+            collections.deque(maxlen=100_000)
         self.kv: dict[str, bytes] = {}  # internal key-value store (e.g. serve's controller state)
         self.ref_events: collections.deque[tuple[int, int]] = collections.deque()
         self.after_lock: list[Any] = []
@@ -142,8 +144,8 @@ class Node(LocalRefCounts):
                 store.unpin(object_id)
 
     # -- Backend: tasks -------------------------------------------------------------------
-    def submit(self, function: Any, args: tuple, kwargs: dict,
-               options: TaskOptions) -> list[ObjectRef]:
+    def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               options: TaskOptions) -> list[ObjectRef[Any]]:
         self._check_alive()
         demand = options.resource_demand()
         serialized, ref_slots = split_args(args, kwargs)
@@ -165,7 +167,8 @@ class Node(LocalRefCounts):
             self.io.dispatch()
         refs = [ObjectRef._make(rid, self, counted=True) for rid in task.return_ids]
         if task.streaming:
-            return [ObjectRefGenerator._make(task.task_id, refs[0], self)]
+            # The Backend protocol's convention: a streaming task's one "ref" is its generator.
+            return [ObjectRefGenerator._make(task.task_id, refs[0], self)]  # type: ignore[list-item]
         return refs[:int(options.num_returns)]
 
     def args_payload(self, serialized: _serialization.Serialized) -> tuple[int | None, P.Payload]:
@@ -174,10 +177,11 @@ class Node(LocalRefCounts):
             return (None, P.inline(serialized))
         object_id = self.new_id()
         self.store.create(object_id)  # held by the task until it finishes
-        self.store.seal(object_id, self.store.put_buffers(serialized.header, serialized.buffers))
-        return (object_id, self.store.entries[object_id].payload)
+        payload = self.store.put_buffers(serialized.header, serialized.buffers)
+        self.store.seal(object_id, payload)  # a new id: sealing stores this very payload
+        return (object_id, payload)
 
-    def release_arguments(self, args_payload: tuple) -> None:
+    def release_arguments(self, args_payload: tuple[int | None, P.Payload]) -> None:
         if args_payload[0] is not None:
             self.store.decref(args_payload[0])
 
@@ -262,7 +266,7 @@ class Node(LocalRefCounts):
         task.held_ids = []
 
     # -- Backend: objects ---------------------------------------------------------------
-    def put(self, value: Any) -> ObjectRef:
+    def put(self, value: Any) -> ObjectRef[Any]:
         self._check_alive()
         serialized = _serialization.dumps(value)
         with self.lock:
@@ -276,7 +280,7 @@ class Node(LocalRefCounts):
             self.store.seal(object_id, payload, serialized.contained_refs)
         return ObjectRef._make(object_id, self, counted=True)
 
-    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+    def get(self, refs: list[ObjectRef[Any]], timeout: float | None) -> list[Any]:
         ids = [self._own_id(ref) for ref in refs]
         latch = None
         producer = None
@@ -308,11 +312,11 @@ class Node(LocalRefCounts):
     def materialize(self, object_id: int, payload: P.Payload) -> Any:
         release = None
         if payload[0] == P.ARENA:
-            release = lambda: self._queue_ref_event(2, object_id)  # noqa: E731
+            release = lambda: self._queue_ref_event(2, object_id)
         return P.materialize(payload, self.arena, release)
 
-    def wait(self, refs: list[ObjectRef], num_returns: int,
-             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    def wait(self, refs: list[ObjectRef[Any]], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
         ids = [self._own_id(ref) for ref in refs]
         with self.lock:
             self.drain_ref_events()
@@ -331,16 +335,16 @@ class Node(LocalRefCounts):
         return ([r for r in refs if r._id in chosen][:num_returns],
                 [r for r in refs if r._id not in chosen])
 
-    def as_concurrent_future(self, ref: ObjectRef) -> Any:
+    def as_concurrent_future(self, ref: ObjectRef[Any]) -> Any:
         import concurrent.futures
 
         object_id = self._own_id(ref)
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def resolve() -> None:
             try:
                 future.set_result(self.get([ref], None)[0])
-            except BaseException as error:  # delivered to whoever awaits the future
+            except BaseException as error:  # noqa: BLE001 - delivered to whoever awaits the future
                 future.set_exception(error)
 
         with self.lock:
@@ -349,7 +353,7 @@ class Node(LocalRefCounts):
             resolve()
         return future
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
+    def cancel(self, ref: ObjectRef[Any], force: bool) -> None:
         object_id = self._own_id(ref)
         with self.lock:
             self.io.handlers.cancel(object_id, force)
@@ -365,11 +369,12 @@ class Node(LocalRefCounts):
         return callbacks
 
     # -- Backend: actors, placement groups and streams (see _node_calls) ---------------------
-    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+    def create_actor(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: Any) -> Any:
         return self.calls.create_actor(actor_class, args, kwargs, options)
 
-    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
-                   num_returns: Any) -> Any:
+    def call_actor(self, handle: Any, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any], num_returns: Any) -> Any:
         return self.calls.call_actor(handle, method, args, kwargs, num_returns)
 
     def kill_actor(self, handle: Any, no_restart: bool) -> None:
@@ -385,7 +390,7 @@ class Node(LocalRefCounts):
     def remove_placement_group(self, group: Any) -> None:
         self.calls.remove_placement_group(group)
 
-    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
+    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef[Any]:
         return self.calls.stream_next(task_id, index, timeout)
 
     def stream_release(self, task_id: int) -> None:
@@ -438,7 +443,7 @@ class Node(LocalRefCounts):
         if not self.alive:
             raise EmberError("this Ember session has been shut down; call ember.init() again")
 
-    def _own_id(self, ref: ObjectRef) -> int:
+    def _own_id(self, ref: ObjectRef[Any]) -> int:
         if ref._runtime is not self or not self.alive:
             from .._context import stale_ref_error
 

@@ -10,9 +10,10 @@ from .. import _serialization
 from ..exceptions import ActorDiedError, InfeasibleResourcesError
 from . import _payload as P
 from ._actors import ActorRecord, ActorState
-from ._scheduler import Task, WorkerSlot
+from ._scheduler import PoolKey, Task, WorkerSlot
 
 if TYPE_CHECKING:
+    from .._actor import MethodInfo
     from ._node import Node
 
 
@@ -23,7 +24,7 @@ class NodeActors:
         self.waiting_groups = 0
 
     # -- placement -----------------------------------------------------------------------
-    def pool_of(self, options: Any, demand: dict[str, float], what: str) -> tuple | None:
+    def pool_of(self, options: Any, demand: dict[str, float], what: str) -> PoolKey | None:
         """The bundle pool a task or actor draws from; raise if it can never fit."""
         group = options.placement_group
         if group is None:
@@ -95,8 +96,9 @@ class NodeActors:
         self.try_reserve()
 
     # -- actors ----------------------------------------------------------------------------
-    def create(self, class_id: int, blob: bytes, class_name: str, methods: dict,
-               is_async: bool, options: Any, args_payload: tuple, ref_slots: list,
+    def create(self, class_id: int, blob: bytes, class_name: str,
+               methods: dict[str, MethodInfo], is_async: bool, options: Any,
+               args_payload: tuple[int | None, P.Payload], ref_slots: list[tuple[Any, int]],
                nested: list[int], holder: WorkerSlot | None) -> tuple[int, int, bool]:
         """Register and start an actor; returns (actor id, handle id, already existed)."""
         node = self.node
@@ -153,9 +155,9 @@ class NodeActors:
         self._hold_handle(record, holder)
         return record
 
-    def call(self, actor_id: int, method: str, args_payload: tuple, ref_slots: list,
-             nested: list[int], return_ids: list[int], num_returns: Any, task_id: int,
-             holder: WorkerSlot | None) -> Task:
+    def call(self, actor_id: int, method: str, args_payload: tuple[int | None, P.Payload],
+             ref_slots: list[tuple[Any, int]], nested: list[int], return_ids: list[int],
+             num_returns: Any, task_id: int, holder: WorkerSlot | None) -> Task:
         node = self.node
         record = node.actors.actors.get(actor_id)
         if record is None:

@@ -25,7 +25,8 @@ class NodeCalls:
     def __init__(self, node: Node):
         self.node = node
 
-    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+    def create_actor(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: Any) -> Any:
         node = self.node
         node._check_alive()
         serialized, ref_slots = split_args(args, kwargs)
@@ -49,8 +50,8 @@ class NodeCalls:
         return ActorHandle._make(actor_id, record.class_name, record.methods,
                                  ObjectRef._make(handle_id, node, counted=True))
 
-    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
-                   num_returns: Any) -> Any:
+    def call_actor(self, handle: Any, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any], num_returns: Any) -> Any:
         node = self.node
         if handle._keepalive._runtime is not node or not node.alive:
             from .._context import stale_ref_error
@@ -71,11 +72,13 @@ class NodeCalls:
             return ObjectRefGenerator._make(call.task_id, refs[0], node)
         return refs[:num_returns]
 
-    def _call_actor_plain(self, actor_id: int, method: str, args: tuple) -> list[ObjectRef]:
+    def _call_actor_plain(self, actor_id: int, method: str,
+                          args: tuple[Any, ...]) -> list[ObjectRef[Any]]:
         node = self.node
         """The common call — builtin-typed positional arguments, one result — without
         the general path's argument scanning (plain values hold no refs)."""
-        args_payload = (None, (P.INLINE, _serialization.plain_dumps((list(args), {})), []))
+        args_payload: tuple[None, P.Payload] = (
+            None, (P.INLINE, _serialization.plain_dumps((list(args), {})), []))
         with node.lock:
             node.drain_ref_events()
             return_id = node.new_id()
@@ -117,7 +120,7 @@ class NodeCalls:
         for callback in callbacks:
             callback()
 
-    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
+    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef[Any]:
         node = self.node
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 from .._remote_error import RemoteError
+from ..exceptions import ObjectLostError, ObjectStoreFullError
 from . import _payload as P
 from ._protocol import Msg
 from ._scheduler import Task, WorkerSlot
 from ._worker import CANCEL_SIGNAL
 
 if TYPE_CHECKING:
+    from .._actor import MethodInfo
     from ._node import Node
     from ._node_io import NodeIO
 
@@ -24,7 +28,7 @@ class MessageHandlers:
     def __init__(self, node: Node, io: NodeIO):
         self.node = node
         self.io = io
-        self._table = {
+        self._table: dict[Msg, Callable[..., object]] = {
             Msg.DONE: self._on_done, Msg.DONE_MANY: self._on_done_many, Msg.REFS: self._on_refs, Msg.SUBMIT: self._on_submit,
             Msg.PUT: self._on_put, Msg.GET: self._on_get, Msg.WAIT: self._on_wait,
             Msg.ALLOC: self._on_alloc, Msg.INFO: self._on_info, Msg.RETURN: self._take_back,
@@ -38,14 +42,14 @@ class MessageHandlers:
         }
 
     # -- messages -----------------------------------------------------------------------
-    def handle(self, worker: WorkerSlot, message: tuple) -> None:
+    def handle(self, worker: WorkerSlot, message: tuple[Any, ...]) -> None:
         self._table[message[0]](worker, *message[1:])
 
     def _reply(self, worker: WorkerSlot, request_id: int, value: Any) -> None:
         if worker.alive:
             self.io.send(worker, [(Msg.REPLY, request_id, value)])
 
-    def _on_done_many(self, worker: WorkerSlot, batch: list[tuple]) -> None:
+    def _on_done_many(self, worker: WorkerSlot, batch: list[tuple[Any, ...]]) -> None:
         for done in batch:
             self._on_done(worker, *done)
 
@@ -106,7 +110,7 @@ class MessageHandlers:
                 store.unpin(object_id)
 
     def _on_submit(self, worker: WorkerSlot, task_id: int, function_id: int,
-                   blob: bytes | None, args_payload: P.Payload, ref_slots: list,
+                   blob: bytes | None, args_payload: P.Payload, ref_slots: list[tuple[Any, int]],
                    nested: list[int], return_ids: list[int], options_blob: bytes,
                    name: str, depth: int) -> None:
         node = self.node
@@ -116,7 +120,8 @@ class MessageHandlers:
         args = self._adopt_arguments(worker, args_payload)
         try:
             pool = node.extras.pool_of(options, options.resource_demand(), f"task {name!r}")
-        except Exception as error:  # e.g. a removed placement group: the results raise it
+        except Exception as error:  # noqa: BLE001 - e.g. a removed placement group: whatever
+            # makes the task unplaceable, its results raise it
             node.release_arguments(args)
             self._fail_results(worker, return_ids, error)
             return
@@ -150,7 +155,7 @@ class MessageHandlers:
         store = self.node.store
         try:
             offset = store.allocate(size)
-        except Exception as error:  # e.g. disk full while spilling: the worker raises it
+        except (ObjectStoreFullError, OSError) as error:  # spilling failed: the worker raises it
             self._reply(worker, request_id, ("error", error))
             return
         if offset is None:
@@ -177,7 +182,8 @@ class MessageHandlers:
     def _reply_get(self, worker: WorkerSlot, request_id: int, ids: list[int]) -> None:
         try:
             payloads = [self.io.payload_for(worker, oid) for oid in ids]
-        except Exception as error:  # an object was lost: the worker's get raises it
+        except (ObjectLostError, ObjectStoreFullError, OSError) as error:  # an object was lost
+            # (or could not be restored from its spill file): the worker's get raises it
             payloads = [P.error(error)] * len(ids)
         self._reply(worker, request_id, ("ok", payloads))
 
@@ -257,9 +263,10 @@ class MessageHandlers:
             self.io.add_timer(timeout, expire)
 
     def _on_actor_create(self, worker: WorkerSlot, request_id: int, class_id: int,
-                         blob: bytes | None, args_payload: P.Payload, ref_slots: list,
-                         nested: list[int], options_blob: bytes, class_name: str,
-                         methods: dict, is_async: bool) -> None:
+                         blob: bytes | None, args_payload: P.Payload,
+                         ref_slots: list[tuple[Any, int]], nested: list[int], options_blob: bytes,
+                         class_name: str, methods: dict[str, MethodInfo],
+                         is_async: bool) -> None:
         node = self.node
         args = self._adopt_arguments(worker, args_payload)
         try:
@@ -267,7 +274,8 @@ class MessageHandlers:
             actor_id, handle_id, existed = node.extras.create(
                 class_id, blob or node.functions[class_id], class_name, methods, is_async,
                 options, args, ref_slots, nested, holder=worker)
-        except Exception as error:  # reported to the creating task, which raises it
+        except Exception as error:  # noqa: BLE001 - unpickling the options or creating the
+            # actor may fail in any way: reported to the creating task, which raises it
             node.release_arguments(args)
             self._reply(worker, request_id, ("error", error))
             return
@@ -277,7 +285,8 @@ class MessageHandlers:
         self._reply(worker, request_id,
                     ("ok", (actor_id, record.class_name, record.methods, handle_id)))
 
-    def _adopt_arguments(self, worker: WorkerSlot, args_payload: P.Payload) -> tuple:
+    def _adopt_arguments(self, worker: WorkerSlot,
+                         args_payload: P.Payload) -> tuple[int | None, P.Payload]:
         """Turn a worker's argument payload into (hidden object id or None, payload)."""
         if args_payload[0] == P.INLINE:
             return (None, args_payload)
@@ -289,14 +298,15 @@ class MessageHandlers:
         return (args_id, args_payload)
 
     def _on_actor_submit(self, worker: WorkerSlot, task_id: int, actor_id: int, method: str,
-                         args_payload: P.Payload, ref_slots: list, nested: list[int],
-                         return_ids: list[int], num_returns: Any) -> None:
+                         args_payload: P.Payload, ref_slots: list[tuple[Any, int]],
+                         nested: list[int], return_ids: list[int], num_returns: Any) -> None:
         node = self.node
         args = self._adopt_arguments(worker, args_payload)
         try:
             node.extras.call(actor_id, method, args, ref_slots, nested, return_ids,
                              num_returns, task_id, holder=worker)
-        except Exception as error:  # unknown actor: its results raise the error
+        except Exception as error:  # noqa: BLE001 - e.g. an unknown actor, or queueing the
+            # call failed: its results raise the error
             node.release_arguments(args)
             self._fail_results(worker, return_ids, error)
 
@@ -313,12 +323,14 @@ class MessageHandlers:
         self._reply(worker, request_id, (
             "ok", (record.actor_id, record.class_name, record.methods, record.handle_id)))
 
-    def _on_group_create(self, worker: WorkerSlot, request_id: int, bundles: list,
+    def _on_group_create(self, worker: WorkerSlot, request_id: int,
+                         bundles: list[dict[str, float]],
                          strategy: str, name: str | None) -> None:
         node = self.node
         try:
             group_id, ready_id = node.extras.create_group(bundles, strategy, name)
-        except Exception as error:  # infeasible: the caller raises it
+        except Exception as error:  # noqa: BLE001 - e.g. infeasible, or reserving waiting
+            # groups failed: the caller raises it
             self._reply(worker, request_id, ("error", error))
             return
         node.store.incref(ready_id)
@@ -334,7 +346,7 @@ class MessageHandlers:
 
     def _on_info(self, worker: WorkerSlot, request_id: int, what: str, *args: Any) -> None:
         node = self.node
-        answers = {
+        answers: dict[str, Callable[..., Any]] = {
             "cluster_resources": node.cluster_resources,
             "available_resources": node.available_resources,
             "timeline": node.timeline_events,
@@ -374,7 +386,7 @@ class MessageHandlers:
                 pass
 
 
-def _take_one(counts: Any, object_id: int) -> bool:
+def _take_one(counts: Counter[int], object_id: int) -> bool:
     """Decrement a per-worker count; False if the worker did not hold one."""
     if counts[object_id] <= 0:
         return False

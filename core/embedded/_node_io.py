@@ -243,7 +243,7 @@ class NodeIO:
         if not node.alive or not node.scheduler.has_ready():
             self._retire_idle()
             return
-        batches: dict[WorkerSlot, list[tuple]] = {}
+        batches: dict[WorkerSlot, list[tuple[Any, ...]]] = {}
         for task, worker in node.scheduler.schedule(node.spawn_worker):
             batches.setdefault(worker, []).append(self._exec_message(task, worker))
         for worker, messages in batches.items():
@@ -252,7 +252,8 @@ class NodeIO:
         self._retire_idle()
 
     # -- sending: per-worker outboxes ---------------------------------------------------------
-    def send(self, worker: WorkerSlot, messages: list[tuple], *, defer: bool = False) -> None:
+    def send(self, worker: WorkerSlot, messages: list[tuple[Any, ...]], *,
+             defer: bool = False) -> None:
         """Send to a worker, after anything already waiting in its outbox (order is kept).
 
         ``defer``: the worker is busy anyway, so the messages may wait for the next flush
@@ -292,7 +293,7 @@ class NodeIO:
         self.node.scheduler.remove_worker(worker)
         self.lifecycle.release_holdings(worker)
 
-    def _exec_message(self, task: Task, worker: WorkerSlot) -> tuple:
+    def _exec_message(self, task: Task, worker: WorkerSlot) -> tuple[Any, ...]:
         node = self.node
         blob = None
         if task.function_id not in worker.functions_sent:
@@ -316,7 +317,7 @@ class NodeIO:
         return (Msg.EXEC, task.task_id, task.function_id, blob, (args_id, args_payload),
                 ref_values, task.return_ids, task.name, env, task.depth, stream)
 
-    def call_message(self, call: Task, worker: WorkerSlot) -> tuple:
+    def call_message(self, call: Task, worker: WorkerSlot) -> tuple[Any, ...]:
         """The message that runs an actor call on the actor's worker."""
         args_id, args_payload = call.args_payload
         if args_id is not None:

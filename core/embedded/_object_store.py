@@ -27,7 +27,7 @@ INLINE_THRESHOLD = 100 * 1024
 
 
 class Entry:
-    __slots__ = ("payload", "refcount", "pins", "contained", "callbacks", "freed")
+    __slots__ = ("callbacks", "contained", "freed", "payload", "pins", "refcount")
 
     def __init__(self) -> None:
         self.payload: P.Payload | None = None  # None while the producing task runs
@@ -204,6 +204,7 @@ class ObjectStore:
 
     def _spill(self, object_id: int) -> None:
         entry = self.entries[object_id]
+        assert entry.payload is not None  # resident objects are sealed
         _, header, offset, lengths = entry.payload
         path = self.new_spill_path()
         self.write_file(path, [self.arena.copy_out(offset + start, length)
@@ -214,6 +215,7 @@ class ObjectStore:
         self.spilled_count += 1
 
     def _restore(self, object_id: int, entry: Entry) -> P.Payload:
+        assert entry.payload is not None  # only sealed (FILE) payloads are restored
         _, header, path, lengths = entry.payload
         if entry.pins > 0:
             return entry.payload  # someone maps the file right now; keep serving it

@@ -19,7 +19,8 @@ from ._arena import Arena, file_views
 
 INLINE, ARENA, FILE, ERROR = 0, 1, 2, 3
 
-Payload = tuple
+Payload = tuple[Any, ...]
+"""One of the tuples above; its first item is INLINE, ARENA, FILE or ERROR."""
 
 
 def inline(serialized: _serialization.Serialized) -> Payload:
@@ -42,7 +43,8 @@ def nbytes(payload: Payload) -> int:
     if payload[0] == INLINE:
         return len(payload[1]) + sum(len(b) for b in payload[2])
     if payload[0] in (ARENA, FILE):
-        return len(payload[1]) + sum(payload[3])
+        lengths: list[int] = payload[3]
+        return len(payload[1]) + sum(lengths)
     return len(payload[1])
 
 
@@ -65,7 +67,7 @@ def materialize(payload: Payload, arena: Arena | None,
 def error_from(payload: Payload) -> BaseException:
     from .._remote_error import RemoteError
 
-    record = pickle.loads(payload[1])
+    record: RemoteError | BaseException = pickle.loads(payload[1])
     if isinstance(record, RemoteError):
         return record.to_exception()
     return record

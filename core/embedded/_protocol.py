@@ -71,12 +71,12 @@ class Channel:
             except OSError:
                 pass
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: tuple[Any, ...]) -> None:
         body = pickle.dumps(message, protocol=5)
         with self._send_lock:
             self.sock.sendall(_LENGTH.pack(len(body)) + body)
 
-    def send_many(self, messages: list[tuple]) -> None:
+    def send_many(self, messages: list[tuple[Any, ...]]) -> None:
         parts = []
         for message in messages:
             body = pickle.dumps(message, protocol=5)

@@ -24,18 +24,26 @@ import math
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._resources import fits
+
+if TYPE_CHECKING:
+    from . import _payload as P
 
 PIPELINE_DEPTH = 4
 """Tasks queued on one worker when no resources are free for another lease."""
 
 
-_shapes: dict[int, tuple] = {}
+Shape = tuple[Any, ...]
+"""A resource shape: the demand's sorted items, or (that, pool key, actor creation id)."""
+PoolKey = tuple[int, int]
+"""A placement-group bundle's pool: (group id, bundle index)."""
+
+_shapes: dict[int, tuple[dict[str, float], Shape]] = {}
 
 
-def shape_key(demand: dict[str, float]) -> tuple:
+def shape_key(demand: dict[str, float]) -> Shape:
     # Demands usually come from a cached TaskOptions dict: memoize by identity.
     cached = _shapes.get(id(demand))
     if cached is not None and cached[0] is demand:
@@ -53,7 +61,7 @@ class Task:
     task_id: int
     function_id: int
     name: str
-    args_payload: tuple
+    args_payload: tuple[int | None, P.Payload]  # (hidden object id or None, payload)
     ref_args: list[tuple[Any, int]]
     held_ids: list[int]            # refs this task keeps alive until it finishes
     return_ids: list[int]
@@ -69,8 +77,8 @@ class Task:
     finished: bool = False
     worker: Any = None
     seq: int = 0
-    shape: tuple = ()
-    pool: tuple | None = None      # (placement group id, bundle index or -1)
+    shape: Shape = ()
+    pool: PoolKey | None = None    # (placement group id, bundle index or -1)
     actor: Any = None              # the ActorRecord, for actor creations and calls
     creates_actor: bool = False
     streaming: bool = False
@@ -89,21 +97,21 @@ class WorkerSlot:
     """The scheduler's view of one worker process."""
 
     index: int
-    lease: tuple | None = None               # resource shape it is leased for
+    lease: Shape | None = None               # resource shape it is leased for
     lease_demand: dict[str, float] = field(default_factory=dict)
-    lease_pool: tuple | None = None          # the placement-group bundle it draws from
+    lease_pool: PoolKey | None = None        # the placement-group bundle it draws from
     gpu_ids: list[int] = field(default_factory=list)
-    inflight: OrderedDict = field(default_factory=OrderedDict)  # task_id -> Task
+    inflight: OrderedDict[int, Task] = field(default_factory=OrderedDict)  # task_id -> Task
     blocked: int = 0
     alive: bool = True
     # Filled in by the node: its connection and what the worker holds.
     channel: Any = None
     pid: int | None = None
-    functions_sent: set = field(default_factory=set)
-    held: Counter = field(default_factory=Counter)      # object id -> refs it holds
-    pins: Counter = field(default_factory=Counter)      # object id -> views it maps
-    allocs: set = field(default_factory=set)            # arena offsets being written
-    requests: dict = field(default_factory=dict)
+    functions_sent: set[int] = field(default_factory=set)
+    held: Counter[int] = field(default_factory=Counter)  # object id -> refs it holds
+    pins: Counter[int] = field(default_factory=Counter)  # object id -> views it maps
+    allocs: set[int] = field(default_factory=set)        # arena offsets being written
+    requests: dict[object, dict[str, int]] = field(default_factory=dict)  # waits in get
     exit_code: int | None = None
     eof: bool = False
     gpu_env: bool = False
@@ -113,7 +121,7 @@ class WorkerSlot:
     reader: int | None = None        # a thread reading this worker directly, if any
     actor: Any = None                # the ActorRecord this worker hosts, if any
     poller: Any = None               # select.poll on its socket, for the direct path
-    outbox: list = field(default_factory=list)  # deferred messages (see NodeIO.send)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)  # deferred (see NodeIO.send)
 
 
 class Scheduler:
@@ -121,12 +129,12 @@ class Scheduler:
         self.total = dict(total)
         self.available = dict(total)
         self.max_idle_workers = max_idle_workers
-        self._ready: dict[tuple, list[tuple[int, int, Task]]] = {}
+        self._ready: dict[Shape, list[tuple[int, int, Task]]] = {}
         self._seq = itertools.count()
         self.workers: dict[int, WorkerSlot] = {}
         self._gpu_free = {i: 1.0 for i in range(int(total.get("GPU", 0)))}
-        self.pools: dict[tuple, dict[str, float]] = {}   # (group id, bundle) -> free
-        self.groups: dict[int, list[tuple]] = {}          # group id -> its bundle keys
+        self.pools: dict[PoolKey, dict[str, float]] = {}  # (group id, bundle) -> free
+        self.groups: dict[int, list[PoolKey]] = {}         # group id -> its bundle keys
 
     # -- placement groups ------------------------------------------------------------
     def reserve(self, group_id: int, bundles: list[dict[str, float]]) -> bool:
@@ -140,8 +148,8 @@ class Scheduler:
         for key, amount in total.items():
             self.available[key] -= amount
         keys = [(group_id, index) for index in range(len(bundles))]
-        for key, bundle in zip(keys, bundles):
-            self.pools[key] = dict(bundle)
+        for pool_key, bundle in zip(keys, bundles):
+            self.pools[pool_key] = dict(bundle)
         self.groups[group_id] = keys
         return True
 
@@ -151,7 +159,7 @@ class Scheduler:
             for resource, amount in self.pools.pop(key).items():
                 self.available[resource] = self.available.get(resource, 0.0) + amount
 
-    def pool_for(self, task: Task) -> tuple | None | bool:
+    def pool_for(self, task: Task) -> PoolKey | None | Literal[False]:
         """The pool key a task draws from (None: the node); False if none can serve it."""
         if task.pool is None:
             return None
@@ -166,10 +174,10 @@ class Scheduler:
                 return key
         return keys[0]
 
-    def free(self, pool: tuple | None) -> dict[str, float]:
+    def free(self, pool: PoolKey | None) -> dict[str, float]:
         return self.available if pool is None else self.pools.get(pool, self.available)
 
-    def released_when_tasks_finish(self, pool: tuple | None) -> dict[str, float]:
+    def released_when_tasks_finish(self, pool: PoolKey | None) -> dict[str, float]:
         """What running (not blocked) tasks leased from ``pool`` give back as they end."""
         released: dict[str, float] = {}
         for worker in self.workers.values():
@@ -265,7 +273,7 @@ class Scheduler:
                 return worker
         return None
 
-    def _lease(self, worker: WorkerSlot, task: Task, pool: tuple | None) -> None:
+    def _lease(self, worker: WorkerSlot, task: Task, pool: PoolKey | None) -> None:
         worker.lease = task.shape
         worker.lease_demand = dict(task.demand)
         worker.lease_pool = pool
@@ -311,8 +319,8 @@ class Scheduler:
         if not worker.inflight and not self._has_ready_shape(worker.lease):
             self.release_lease(worker)
 
-    def _has_ready_shape(self, shape: tuple | None) -> bool:
-        return bool(self._ready.get(shape))
+    def _has_ready_shape(self, shape: Shape | None) -> bool:
+        return shape is not None and bool(self._ready.get(shape))
 
     def block(self, worker: WorkerSlot) -> None:
         """The worker's task waits in ``get``: lend its CPUs to other tasks."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class Stream:
-    __slots__ = ("task", "items", "handed", "done", "error", "waiters", "released", "acked")
+    __slots__ = ("acked", "done", "error", "handed", "items", "released", "task", "waiters")
 
     def __init__(self, task: Task):
         self.task = task

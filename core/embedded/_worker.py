@@ -70,13 +70,13 @@ class TaskLoop:
         # that EXEC may be bounced back, cancelled while queued, or handed back by a
         # blocking get before it runs.
         self.bodies: dict[int, bytes] = {}
-        self.queue: collections.deque[tuple] = collections.deque()
+        self.queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self.running_task: int | None = None
         self.in_user_code = False
         self.blocked = False
         self.cancel_requested: int | None = None
         self.signal_pending = False
-        self.unsent: list[tuple] = []
+        self.unsent: list[tuple[tuple[Any, ...], Any]] = []  # (DONE message, values kept alive)
         self.unsent_since = 0.0
         self.actor: Any = None  # an ActorRunner once this worker hosts an actor
         self.labels: Labels | None = None  # set when the driver prints our output
@@ -109,7 +109,7 @@ class TaskLoop:
             del batch
 
     # -- messages (handled by whichever thread reads the socket) -------------------------
-    def _on_message(self, message: tuple) -> None:
+    def _on_message(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if (kind == Msg.EXEC or kind == Msg.ACTOR_INIT) and message[3] is not None:
             self.bodies[message[2]] = message[3]
@@ -139,7 +139,9 @@ class TaskLoop:
                 self.runtime.pending_cancel = task_id
             else:
                 self.cancel_requested = task_id
-                signal.pthread_kill(threading.main_thread().ident, CANCEL_SIGNAL)
+                main_ident = threading.main_thread().ident
+                assert main_ident is not None  # the main thread has started: it has an ident
+                signal.pthread_kill(main_ident, CANCEL_SIGNAL)
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
         if self.cancel_requested is not None and self.cancel_requested == self.running_task:
@@ -167,7 +169,7 @@ class TaskLoop:
         self.blocked = False
 
     # -- running a task ------------------------------------------------------------------
-    def _execute(self, message: tuple) -> None:
+    def _execute(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == Msg.ACTOR_CALL:
             self.actor.run(message)
@@ -185,7 +187,7 @@ class TaskLoop:
             self.runtime.depth = depth
             results, values = self.invoke(task_id, lambda: function(*args, **kwargs), name,
                                           len(return_ids), stream)
-        except BaseException as error:  # the arguments failed to load: report it
+        except BaseException as error:  # noqa: BLE001 - the arguments failed to load: report it
             results, values = P.error(capture(error, name)), None
         self.finished(task_id, results, values, start)
 
@@ -218,7 +220,7 @@ class TaskLoop:
             return [self.store(v) for v in values], values
         except KeyboardInterrupt:
             return P.cancelled(), None
-        except BaseException as error:  # every user failure goes back to the caller
+        except BaseException as error:  # noqa: BLE001 - every user failure goes back to the caller
             if isinstance(error, SystemExit) and self.actor is not None:
                 self.exit_actor(task_id, error, name)
             return P.error(capture(error, name)), None
@@ -236,7 +238,8 @@ class TaskLoop:
         self.runtime.send((Msg.ACTOR_EXIT, task_id, reason))
         os._exit(exit_code(error))
 
-    def stream(self, task_id: int, items: Any, backpressure: int) -> list:
+    def stream(self, task_id: int, items: Any,
+               backpressure: int) -> list[tuple[P.Payload, list[int]]]:
         """Send each item as it is produced; pause while too many are unconsumed."""
         runtime = self.runtime
         on_main = threading.current_thread() is threading.main_thread()
@@ -248,8 +251,8 @@ class TaskLoop:
             del item
             produced += 1
             if produced - runtime.stream_acks.get(task_id, 0) >= backpressure:
-                runtime.wait_until(
-                    lambda: produced - runtime.stream_acks.get(task_id, 0) < backpressure)
+                runtime.wait_until(  # called only while this iteration waits: no late binding
+                    lambda: produced - runtime.stream_acks.get(task_id, 0) < backpressure)  # noqa: B023
             if on_main:
                 self.in_user_code = True
         runtime.stream_acks.pop(task_id, None)
@@ -261,7 +264,7 @@ class TaskLoop:
         self.runtime.send((Msg.ITEM, task_id, self.runtime.new_id(), payload,
                            serialized.contained_refs))
 
-    def _become_actor(self, message: tuple) -> None:
+    def _become_actor(self, message: tuple[Any, ...]) -> None:
         from ._actor_worker import ActorRunner
 
         (_, task_id, class_id, _, args_payload, ref_values, _, name, env,
@@ -273,12 +276,13 @@ class TaskLoop:
             cls, args, kwargs = self._load(class_id, args_payload, ref_values, env)
             self.actor = ActorRunner(self, cls(*args, **kwargs), name, concurrency, is_async)
             results: Any = []
-        except BaseException as error:  # the constructor failed: the actor is dead
+        except BaseException as error:  # noqa: BLE001 - the constructor failed: the actor is dead
             results = P.error(capture(error, f"{name}.__init__"))
         self.finished(task_id, results, None, start)
 
-    def _load(self, function_id: int, args_payload: tuple, ref_values: list,
-              env: dict | None) -> tuple[Any, list, dict]:
+    def _load(self, function_id: int, args_payload: tuple[int | None, P.Payload],
+              ref_values: list[tuple[Any, int, P.Payload]],
+              env: dict[str, str] | None) -> tuple[Any, list[Any], dict[str, Any]]:
         """What a task or an actor's constructor needs before it runs: the function (or
         class), its arguments, and the environment (e.g. CUDA_VISIBLE_DEVICES)."""
         function = self._function(function_id)
@@ -300,9 +304,12 @@ class TaskLoop:
             self.runtime.register_known_function(function_id)
         return function
 
-    def arguments(self, args_payload: tuple, ref_values: list) -> tuple[list, dict]:
+    def arguments(self, args_payload: tuple[int | None, P.Payload],
+                  ref_values: list[tuple[Any, int, P.Payload]],
+                  ) -> tuple[list[Any], dict[str, Any]]:
         args_id, payload = args_payload
-        args, kwargs = self.runtime.materialize(args_id, payload)
+        # The id is None only for an INLINE payload, which materialize never unpins.
+        args, kwargs = self.runtime.materialize(args_id, payload)  # type: ignore[arg-type]
         if ref_values:
             fill_slots(args, kwargs, [(slot, self.runtime.materialize(object_id, value))
                                       for slot, object_id, value in ref_values])

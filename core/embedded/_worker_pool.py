@@ -68,7 +68,8 @@ class WorkerPool:
         data = self.control.recv(1 << 16)
         if not data:
             return None
-        return pickle.loads(data)
+        event: tuple[Any, ...] = pickle.loads(data)
+        return event
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the control socket: the zygote kills every worker and exits."""

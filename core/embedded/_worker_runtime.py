@@ -16,9 +16,9 @@ import collections
 import itertools
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 
 from .. import _serialization
 from .._actor import ActorHandle
@@ -34,6 +34,10 @@ from . import _payload as P
 from ._arena import Arena, allocation_size, write_file
 from ._object_store import INLINE_THRESHOLD
 from ._protocol import Channel, Msg
+
+if TYPE_CHECKING:
+    from .._actor import MethodInfo
+    from .._remote_function import _Shipped
 
 ID_SHIFT = 40
 
@@ -56,7 +60,7 @@ class WorkerRuntime(LocalRefCounts):
         self._send_lock = threading.Lock()
         self._registered_functions: set[int] = set()
         self.depth = 0
-        self.enter_blocking: Any = lambda: []  # set by the task loop
+        self.enter_blocking: Any = list  # set by the task loop
         self.leave_blocking: Any = lambda: None
         self.pending_cancel: int | None = None
         self.stream_acks: dict[int, int] = {}  # streaming task id -> items consumed
@@ -65,7 +69,7 @@ class WorkerRuntime(LocalRefCounts):
     def new_id(self) -> int:
         return (self.index << ID_SHIFT) | next(self._ids)
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: tuple[Any, ...]) -> None:
         """Send ``message`` after every queued reference change, atomically."""
         with self._send_lock:
             refs = self._drain_ref_events()
@@ -74,7 +78,7 @@ class WorkerRuntime(LocalRefCounts):
             else:
                 self.channel.send(message)
 
-    def send_many(self, messages: list[tuple]) -> None:
+    def send_many(self, messages: list[tuple[Any, ...]]) -> None:
         with self._send_lock:
             refs = self._drain_ref_events()
             self.channel.send_many([refs, *messages] if refs is not None else messages)
@@ -85,9 +89,12 @@ class WorkerRuntime(LocalRefCounts):
             if refs is not None:
                 self.channel.send(refs)
 
-    def _drain_ref_events(self) -> tuple | None:
+    def _drain_ref_events(self) -> tuple[Msg, list[int], list[int], list[int]] | None:
         if not self._ref_events:
             return None
+        increfs: list[int]
+        decrefs: list[int]
+        unpins: list[int]
         increfs, decrefs, unpins = [], [], []
         lists = (increfs, decrefs, unpins)
         while self._ref_events:
@@ -139,7 +146,7 @@ class WorkerRuntime(LocalRefCounts):
                 os._exit(0)
             self._handle(messages)
 
-    def _handle(self, messages: list[tuple]) -> None:
+    def _handle(self, messages: list[tuple[Any, ...]]) -> None:
         """Under ``_cv``: replies complete requests, everything else goes to the task loop."""
         for message in messages:
             if message[0] == Msg.REPLY:
@@ -179,12 +186,12 @@ class WorkerRuntime(LocalRefCounts):
     def materialize(self, object_id: int, payload: P.Payload) -> Any:
         release = None
         if payload[0] == P.ARENA:
-            release = lambda: self.unpin_later(object_id)  # noqa: E731
+            release = lambda: self.unpin_later(object_id)
         return P.materialize(payload, self.arena, release)
 
     # -- Backend -------------------------------------------------------------------------
-    def submit(self, function: Any, args: tuple, kwargs: dict,
-               options: TaskOptions) -> list[ObjectRef]:
+    def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               options: TaskOptions) -> list[ObjectRef[Any]]:
         demand = options.resource_demand()
         if not fits(self.totals, demand):
             raise InfeasibleResourcesError(
@@ -204,17 +211,19 @@ class WorkerRuntime(LocalRefCounts):
                    function.name, self.depth + 1))
         refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
         if options.streaming:
-            return [ObjectRefGenerator._make(task_id, refs[0], self)]
+            # The Backend protocol's convention: a streaming task's one "ref" is its generator.
+            return [ObjectRefGenerator._make(task_id, refs[0], self)]  # type: ignore[list-item]
         return refs[:int(options.num_returns)]
 
     # -- actors, placement groups, streams ---------------------------------------------
-    def _class_blob(self, shipped: Any) -> bytes | None:
+    def _class_blob(self, shipped: _Shipped) -> bytes | None:
         if shipped.function_id in self._registered_functions:
             return None
         self._registered_functions.add(shipped.function_id)
         return shipped.blob()
 
-    def create_actor(self, actor_class: Any, args: tuple, kwargs: dict, options: Any) -> Any:
+    def create_actor(self, actor_class: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: Any) -> Any:
         serialized, ref_slots = split_args(args, kwargs)
         shipped = actor_class._shipped
         status, value = self.request(
@@ -226,13 +235,13 @@ class WorkerRuntime(LocalRefCounts):
             raise value
         return self._actor_handle(value)
 
-    def _actor_handle(self, info: tuple) -> Any:
+    def _actor_handle(self, info: tuple[int, str, dict[str, MethodInfo], int]) -> Any:
         actor_id, class_name, methods, handle_id = info
         keepalive = ObjectRef._make(handle_id, self, counted=True)
         return ActorHandle._make(actor_id, class_name, methods, keepalive)
 
-    def call_actor(self, handle: Any, method: str, args: tuple, kwargs: dict,
-                   num_returns: Any) -> Any:
+    def call_actor(self, handle: Any, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any], num_returns: Any) -> Any:
         serialized, ref_slots = split_args(args, kwargs)
         streaming = num_returns == "streaming"
         task_id = self.new_id()
@@ -254,7 +263,8 @@ class WorkerRuntime(LocalRefCounts):
             raise value
         return self._actor_handle(value)
 
-    def placement_group(self, bundles: list, strategy: str, name: str | None) -> Any:
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str,
+                        name: str | None) -> Any:
         status, value = self.request(Msg.GROUP_CREATE, bundles, strategy, name)
         if status == "error":
             raise value
@@ -265,7 +275,7 @@ class WorkerRuntime(LocalRefCounts):
     def remove_placement_group(self, group: Any) -> None:
         self.send((Msg.GROUP_REMOVE, group.id))
 
-    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef:
+    def stream_next(self, task_id: int, index: int, timeout: float | None) -> ObjectRef[Any]:
         status, value = self.request(Msg.STREAM_NEXT, task_id, index, timeout)
         if status == "item":
             return ObjectRef._make(value, self, counted=True)
@@ -281,14 +291,14 @@ class WorkerRuntime(LocalRefCounts):
     def register_known_function(self, function_id: int) -> None:
         self._registered_functions.add(function_id)
 
-    def put(self, value: Any) -> ObjectRef:
+    def put(self, value: Any) -> ObjectRef[Any]:
         serialized = _serialization.dumps(value)
         payload = self.store_value(serialized)
         object_id = self.new_id()
         self.send((Msg.PUT, object_id, payload, serialized.contained_refs))
         return ObjectRef._make(object_id, self, counted=True)
 
-    def get(self, refs: list[ObjectRef], timeout: float | None) -> list[Any]:
+    def get(self, refs: list[ObjectRef[Any]], timeout: float | None) -> list[Any]:
         ids = [ref._id for ref in refs]
         returned = self.enter_blocking()
         try:
@@ -303,8 +313,8 @@ class WorkerRuntime(LocalRefCounts):
             values.append(self.materialize(object_id, payload))
         return values
 
-    def wait(self, refs: list[ObjectRef], num_returns: int,
-             timeout: float | None) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    def wait(self, refs: list[ObjectRef[Any]], num_returns: int,
+             timeout: float | None) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
         returned = self.enter_blocking()
         try:
             ready_ids = set(self.request(
@@ -315,38 +325,42 @@ class WorkerRuntime(LocalRefCounts):
         chosen = {r._id for r in ready}
         return ready, [r for r in refs if r._id not in chosen]
 
-    def cancel(self, ref: ObjectRef, force: bool) -> None:
+    def cancel(self, ref: ObjectRef[Any], force: bool) -> None:
         self.send((Msg.CANCEL_REF, ref._id, force))
 
-    def as_concurrent_future(self, ref: ObjectRef) -> Any:
+    def as_concurrent_future(self, ref: ObjectRef[Any]) -> Any:
         import concurrent.futures
 
         # A helper thread waits for the value; it reads the socket itself if the
         # main thread is busy running user code.
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def fetch() -> None:
             try:
                 future.set_result(self.get([ref], None)[0])
-            except BaseException as error:  # delivered to the awaiting caller
+            except BaseException as error:  # noqa: BLE001 - delivered to the awaiting caller
                 future.set_exception(error)
         threading.Thread(target=fetch, daemon=True).start()
         return future
 
     def cluster_resources(self) -> dict[str, float]:
-        return self.request(Msg.INFO, "cluster_resources")
+        resources: dict[str, float] = self.request(Msg.INFO, "cluster_resources")
+        return resources
 
     def available_resources(self) -> dict[str, float]:
-        return self.request(Msg.INFO, "available_resources")
+        resources: dict[str, float] = self.request(Msg.INFO, "available_resources")
+        return resources
 
     def timeline_events(self) -> list[dict[str, Any]]:
-        return self.request(Msg.INFO, "timeline")
+        events: list[dict[str, Any]] = self.request(Msg.INFO, "timeline")
+        return events
 
     def kv_put(self, key: str, value: bytes | None) -> None:
         self.request(Msg.INFO, "kv_put", key, value)
 
     def kv_get(self, key: str) -> bytes | None:
-        return self.request(Msg.INFO, "kv_get", key)
+        value: bytes | None = self.request(Msg.INFO, "kv_get", key)
+        return value
 
     def is_alive(self) -> bool:
         return True

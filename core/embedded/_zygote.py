@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sys
+from typing import Any
 
 SPAWN, KILL = "spawn", "kill"
 SPAWNED, EXITED = "spawned", "exited"
@@ -102,7 +103,7 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
                     try:
                         _worker.run(fds[0], index, arena, config)
                         code = 0
-                    except BaseException:  # an engine bug: say so before dying
+                    except BaseException:  # noqa: BLE001 - an engine bug: say so before dying
                         import traceback
 
                         traceback.print_exc()
@@ -128,7 +129,7 @@ def main(control_fd: int, arena_fd: int, arena_capacity: int, spill_dir: str) ->
         shutil.rmtree(spill_dir, ignore_errors=True)
 
 
-def _send(control: socket.socket, message: tuple) -> None:
+def _send(control: socket.socket, message: tuple[Any, ...]) -> None:
     control.sendall(pickle.dumps(message, protocol=5))
 
 
