@@ -19,7 +19,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _last_trace, _serialization
 from .._backend import LocalRefCounts
@@ -44,6 +44,9 @@ from ._streams import Streams
 from ._waits import WaitWatch
 from ._waits import collect as collect_waits
 from ._worker_pool import WorkerPool
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _WAIT_CHECK_S = 1.0
 
@@ -145,7 +148,7 @@ class Node(LocalRefCounts):
 
     # -- Backend: tasks -------------------------------------------------------------------
     def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-               options: TaskOptions) -> list[ObjectRef[Any]]:
+               options: TaskOptions) -> Sequence[ObjectRef[Any] | ObjectRefGenerator]:
         self._check_alive()
         demand = options.resource_demand()
         serialized, ref_slots = split_args(args, kwargs)
@@ -167,8 +170,7 @@ class Node(LocalRefCounts):
             self.io.dispatch()
         refs = [ObjectRef._make(rid, self, counted=True) for rid in task.return_ids]
         if task.streaming:
-            # The Backend protocol's convention: a streaming task's one "ref" is its generator.
-            return [ObjectRefGenerator._make(task.task_id, refs[0], self)]  # type: ignore[list-item]
+            return [ObjectRefGenerator._make(task.task_id, refs[0], self)]
         return refs[:int(options.num_returns)]
 
     def args_payload(self, serialized: _serialization.Serialized) -> tuple[int | None, P.Payload]:

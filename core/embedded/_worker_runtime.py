@@ -36,6 +36,8 @@ from ._object_store import INLINE_THRESHOLD
 from ._protocol import Channel, Msg
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .._actor import MethodInfo
     from .._remote_function import _Shipped
 
@@ -191,7 +193,7 @@ class WorkerRuntime(LocalRefCounts):
 
     # -- Backend -------------------------------------------------------------------------
     def submit(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-               options: TaskOptions) -> list[ObjectRef[Any]]:
+               options: TaskOptions) -> Sequence[ObjectRef[Any] | ObjectRefGenerator]:
         demand = options.resource_demand()
         if not fits(self.totals, demand):
             raise InfeasibleResourcesError(
@@ -211,8 +213,7 @@ class WorkerRuntime(LocalRefCounts):
                    function.name, self.depth + 1))
         refs = [ObjectRef._make(rid, self, counted=True) for rid in return_ids]
         if options.streaming:
-            # The Backend protocol's convention: a streaming task's one "ref" is its generator.
-            return [ObjectRefGenerator._make(task_id, refs[0], self)]  # type: ignore[list-item]
+            return [ObjectRefGenerator._make(task_id, refs[0], self)]
         return refs[:int(options.num_returns)]
 
     # -- actors, placement groups, streams ---------------------------------------------
