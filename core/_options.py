@@ -107,7 +107,7 @@ class TaskOptions:
 
 
 def _cached_demand(options: Any) -> dict[str, float]:
-    demand = options.__dict__.get("_demand")
+    demand: dict[str, float] | None = options.__dict__.get("_demand")
     if demand is None:
         demand = {"CPU": float(options.num_cpus)} if options.num_cpus else {}
         if options.num_gpus:

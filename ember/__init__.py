@@ -17,7 +17,7 @@ if _os.path.isfile(_os.path.join(_checkout, "core", "_api.py")) and _checkout no
 
 from ember.core import *  # noqa: I001 - the core API is ember's top level; order kept (it binds exceptions too)
 from ember.core import __all__ as _core_all
-from ember import exceptions  # noqa: F401  the ember.exceptions module, not core's
+from ember import exceptions  # type: ignore[no-redef]  # noqa: F401 - the ember.exceptions module, not core's
 
 __version__ = "0.1.0"
 _LIBRARIES = ("data", "train", "tune", "serve", "rl")

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle  # type: ignore[import-untyped]
 
 from .._remote_error import RemoteError
-from ..exceptions import ObjectLostError, ObjectStoreFullError
 from . import _payload as P
 from ._protocol import Msg
 from ._scheduler import Task, WorkerSlot
@@ -155,7 +154,8 @@ class MessageHandlers:
         store = self.node.store
         try:
             offset = store.allocate(size)
-        except (ObjectStoreFullError, OSError) as error:  # spilling failed: the worker raises it
+        except Exception as error:  # noqa: BLE001 - e.g. spilling failed: the worker raises
+            # it; whatever it is, the I/O thread must not die of it
             self._reply(worker, request_id, ("error", error))
             return
         if offset is None:
@@ -182,8 +182,9 @@ class MessageHandlers:
     def _reply_get(self, worker: WorkerSlot, request_id: int, ids: list[int]) -> None:
         try:
             payloads = [self.io.payload_for(worker, oid) for oid in ids]
-        except (ObjectLostError, ObjectStoreFullError, OSError) as error:  # an object was lost
-            # (or could not be restored from its spill file): the worker's get raises it
+        except Exception as error:  # noqa: BLE001 - an object was lost (or could not be
+            # restored from its spill file): the worker's get raises it; whatever it is,
+            # the I/O thread must not die of it
             payloads = [P.error(error)] * len(ids)
         self._reply(worker, request_id, ("ok", payloads))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ember.core import validation
 
 import ember
-from ember.core import validation
 
 
 def test_an_unknown_key_names_the_closest_valid_one_and_lists_all():
