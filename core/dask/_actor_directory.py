@@ -28,7 +28,7 @@ from .._generator import ObjectRefGenerator
 from .._object_ref import ObjectRef
 from .._task_args import Slot
 from ..exceptions import ActorDiedError, TaskCancelledError
-from ._actors import ActorHost, relay, relay_stream
+from ._actors import ActorHost, relay, relay_stream, skip_call
 from ._direct import DirectCall, failed, send
 from ._tasks import RemoteFailure
 
@@ -130,6 +130,8 @@ class DaskActorDirectory:
             return [backend.ref_for(call)]
         future = self.client.submit(
             relay, target, self.caller, seq, method, blob, slots, *inputs, pure=False, key=key)
+        if inputs:  # registered first: it must see the key before it may be released
+            future.add_done_callback(lambda done: self._skip_if_unrun(done, target, seq))
         # Held until it has run, even if the caller drops the ref (a fire-and-forget call,
         # as Ray allows): Dask forgets an unwanted task, and the actor would then wait
         # forever for this call number before running the caller's later calls.
@@ -148,9 +150,24 @@ class DaskActorDirectory:
         future = self.client.submit(
             relay_stream, target, self.caller, seq, method, blob, slots, queue_name, *inputs,
             pure=False, key=f"actor-call-{name}-{uuid.uuid4().hex}")
+        if inputs:  # as in call
+            future.add_done_callback(lambda done: self._skip_if_unrun(done, target, seq))
         self._unfinished.add(future)  # as in call: it must run to keep the call numbers whole
         future.add_done_callback(self._unfinished.discard)
         return ObjectRefGenerator._make(queue_name, backend.ref_for(future), backend)
+
+    def _skip_if_unrun(self, done: Any, target: Any, seq: int) -> None:
+        """A relay whose argument failed never runs (Dask fails it unrun): the actor is
+        told to skip its call number, or it would wait for it before the caller's later
+        calls forever."""
+        if done.status != "error":
+            return
+        try:
+            blamed = self.client.run_on_scheduler(_blamed_key, done.key)
+            if blamed is not None and blamed != done.key:
+                self.client.submit(skip_call, target, self.caller, seq, pure=False)
+        except Exception:  # noqa: BLE001,S110 - the session or the actor is gone: nothing waits
+            pass
 
     def _proxy(self, actor: DaskActor | None) -> Any:
         """Dask's proxy to this actor's current incarnation, once it exists (None until
@@ -353,6 +370,13 @@ def _forget_name(namespace: str, name: str, owner: str, dask_scheduler: Any = No
         del names[name]
 
 
+def _blamed_key(key: str, dask_scheduler: Any = None) -> str | None:
+    """Runs on the scheduler: the key whose failure failed ``key`` (itself if it ran)."""
+    task = dask_scheduler.tasks.get(key)
+    blame = getattr(task, "exception_blame", None) if task is not None else None
+    return None if blame is None else str(blame.key)
+
+
 def _forget_actor(actor_id: str, dask_scheduler: Any = None) -> list[tuple[str, str]]:
     """Runs on the scheduler: drop every name of the actor; returns the detached ones
     (their datasets are to be unpublished too)."""
@@ -365,9 +389,3 @@ def _forget_actor(actor_id: str, dask_scheduler: Any = None) -> list[tuple[str, 
                     detached.append((namespace, name))
     return detached
 
-
-class _Failed:
-    """A stored failure: ``get`` of its ref raises the error (see DaskBackend.get)."""
-
-    def __init__(self, error: BaseException):
-        self.error = error

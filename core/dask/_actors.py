@@ -26,7 +26,7 @@ from .._object_ref import forbid_blocking_in
 from .._remote_error import capture
 from .._task_args import Slot, fill_slots
 from ._output import labelled
-from ._tasks import RemoteFailure, attach_worker_runtime
+from ._tasks import RemoteFailure, attach_worker_runtime, failure_among
 
 _REMEMBERED_CALLS = 4096
 """Results kept per caller so that a relay re-run after a worker loss is not re-executed."""
@@ -44,6 +44,9 @@ class ActorHost:
         attach_worker_runtime()
         self.name = name
         try:
+            failed = failure_among(resolved)
+            if failed is not None:  # an argument's call failed: no instance
+                raise failed.error
             cls = pickle.loads(class_blob)
             args, kwargs = pickle.loads(args_blob)
             fill_slots(args, kwargs, list(zip(slots, resolved)))
@@ -91,6 +94,15 @@ class ActorHost:
             outcome.set_exception(error)
         return await outcome
 
+    async def skip(self, caller: str, seq: int) -> None:
+        """Call ``seq`` of ``caller`` will never arrive (Dask did not run its relay: an
+        argument failed); the caller's later calls must not wait for it."""
+        if self._turn is None:
+            self._turn = asyncio.Condition()
+            self._slots = asyncio.Semaphore(self.concurrency)
+        async with self._turn:
+            self._give_up_turn(caller, seq)
+
     def _advance(self, caller: str, seq: int) -> None:
         """Call ``seq`` has its turn: the next one may go (past calls given up on)."""
         following = seq + 1
@@ -123,6 +135,9 @@ class ActorHost:
             return await self._run_stream(method, args_blob, slots, resolved[:-1],
                                           resolved[-1].queue_name)
         name = f"{self.name}.{method}"
+        failed = failure_among(resolved)
+        if failed is not None:  # an argument's call failed: so does this one, unrun
+            return failed
         try:
             args, kwargs = pickle.loads(args_blob)
             fill_slots(args, kwargs, list(zip(slots, resolved)))
@@ -195,6 +210,17 @@ def relay(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,
         return actor.invoke(caller, seq, method, args_blob, slots, list(resolved)).result()
     finally:
         rejoin()  # type: ignore[no-untyped-call]
+
+
+def skip_call(actor: Any, caller: str, seq: int) -> None:
+    """An ordinary task: tell the actor that call ``seq`` of ``caller`` never comes."""
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        actor.skip(caller, seq).result()
+    finally:
+        rejoin()
 
 
 def relay_stream(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,

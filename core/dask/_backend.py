@@ -49,7 +49,7 @@ from ._local_modules import LocalModules
 from ._output import TOPIC as OUTPUT_TOPIC
 from ._output import print_event as print_output
 from ._resources import ClusterResources
-from ._tasks import RemoteFailure, pick, run_stream, run_task
+from ._tasks import Failed, RemoteFailure, failure_among, pick, run_stream, run_task
 
 _CANCELLED = "ember-cancelled"
 _KV = "ember-kv"
@@ -262,9 +262,7 @@ class DaskBackend(LocalRefCounts):
             if future.materialized is None:
                 error = future.exception()
                 if error is not None:
-                    from ._actor_directory import _Failed
-
-                    value: Any = _Failed(self._translate(error, future.key))
+                    value: Any = Failed(self._translate(error, future.key))
                 else:
                     value = future.result()
                 scattered = self._direct(self.client.scatter, {future.key: value}, hash=False)
@@ -349,11 +347,9 @@ class DaskBackend(LocalRefCounts):
                     raise self._error(future) from error
             raise self._translate(error, str(futures[0].key) if len(futures) == 1 else "") \
                 from error
-        from ._actor_directory import _Failed
-
-        for value in values:
-            if type(value) is _Failed:
-                raise value.error
+        failed = failure_among(values)
+        if failed is not None:
+            raise failed.error
         return values
 
     @contextlib.contextmanager

@@ -37,6 +37,24 @@ class RemoteFailure(Exception):
         return (RemoteFailure, (self.record,))
 
 
+class Failed:
+    """A stored failure: the value of a ref whose call failed (e.g. a direct actor call
+    whose actor died, sent to the cluster because a task needs it). ``get`` raises its
+    error; a task or actor call given one as an argument does not run and its own value
+    is that same failure, as in Ray."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def failure_among(resolved: Any) -> Failed | None:
+    """The first argument value that is a stored failure, if any."""
+    for value in resolved:
+        if type(value) is Failed:
+            return value
+    return None
+
+
 def attach_worker_runtime() -> Any:
     """The Ember backend of this Dask worker process (created on first use)."""
     from ._backend import DaskBackend
@@ -61,6 +79,9 @@ def _function(blob: bytes) -> Any:
 def run_task(blob: bytes, name: str, args_blob: bytes, slots: list[Slot],
              *resolved: Any) -> Any:
     """Run one Ember task inside a Dask worker."""
+    failed = failure_among(resolved)
+    if failed is not None:
+        return failed
     try:
         attach_worker_runtime()
         function = _function(blob)
@@ -78,6 +99,8 @@ def run_task(blob: bytes, name: str, args_blob: bytes, slots: list[Slot],
 
 def pick(values: Any, index: int, count: int, name: str) -> Any:
     """Item ``index`` of a ``num_returns=count`` task's result."""
+    if type(values) is Failed:  # the task did not run: each of its values is the failure
+        return values
     try:
         items = list(values)
     except TypeError:
@@ -101,6 +124,9 @@ def run_stream(blob: bytes, name: str, args_blob: bytes, slots: list[Slot], queu
     queue: Any = Queue(queue_name, client=client)  # type: ignore[no-untyped-call]
     produced = 0
     try:
+        failed = failure_among(resolved)
+        if failed is not None:
+            raise failed.error
         function = _function(blob)
         args, kwargs = pickle.loads(args_blob)
         fill_slots(args, kwargs, list(zip(slots, resolved)))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from tests_support.dask_cluster import dask_cluster
 
 import ember
-from tests_support.dask_cluster import dask_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -80,6 +80,32 @@ def test_errors_keep_their_type_and_cancel_stops_the_wait(cluster):
     with pytest.raises(ember.TaskCancelledError):
         ember.get(slow, timeout=10)
     assert ember.get(counter.add.remote(1)) == 1  # the actor still works
+
+
+@ember.remote
+def _kind(value):
+    return type(value).__name__
+
+
+@ember.remote(num_returns=2)
+def _pair(value):
+    return value, value
+
+
+def test_a_failed_direct_result_fails_the_tasks_and_calls_that_take_it(cluster):
+    """As in Ray: what depends on a failed call fails with its error, unrun."""
+    counter = Counter.remote()
+    failed = counter.fail.remote()
+    with pytest.raises(KeyError):
+        ember.get(failed)
+    with pytest.raises(KeyError):
+        ember.get(_kind.remote(failed))              # a task argument
+    with pytest.raises(KeyError):
+        ember.get(counter.add.remote(failed))        # another call's argument
+    for half in _pair.remote(failed):                # each value of a multi-return task
+        with pytest.raises(KeyError):
+            ember.get(half)
+    assert ember.get(counter.add.remote(5)) == 5     # the actor ran none of them
 
 
 @ember.remote
