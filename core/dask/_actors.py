@@ -216,11 +216,11 @@ def skip_call(actor: Any, caller: str, seq: int) -> None:
     """An ordinary task: tell the actor that call ``seq`` of ``caller`` never comes."""
     from distributed import rejoin, secede
 
-    secede()
+    secede()  # type: ignore[no-untyped-call]
     try:
         actor.skip(caller, seq).result()
     finally:
-        rejoin()
+        rejoin()  # type: ignore[no-untyped-call]
 
 
 def relay_stream(actor: Any, caller: str, seq: int, method: str, args_blob: bytes,
