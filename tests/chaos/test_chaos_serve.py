@@ -87,8 +87,8 @@ def test_a_killed_proxy_is_replaced_on_the_same_port(loaded, repeats):
     port, load = loaded
     for _ in range(repeats):
         assert wait_for(lambda: load.ok > 20, timeout=30)
-        before = load.ok
         os.kill(_proxy_pid(port), signal.SIGKILL)
+        before = load.ok  # after the kill: what follows, a new proxy answered
         assert wait_for(lambda before=before: load.ok > before + 50, timeout=60), \
             f"no answers after the proxy was killed ({load.failed} failures)"
     print(f"proxy kills: {repeats}; requests answered {load.ok}, failed {load.failed}")
