@@ -102,4 +102,5 @@ class ObjectRefGenerator:
             "pass the item refs instead")
 
     def __repr__(self) -> str:
-        return f"ObjectRefGenerator(task {self._task_id:x}, at item {self._index})"
+        task = f"{self._task_id:x}" if isinstance(self._task_id, int) else self._task_id
+        return f"ObjectRefGenerator(task {task}, at item {self._index})"

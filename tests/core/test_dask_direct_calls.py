@@ -118,3 +118,16 @@ def _fire_and_forget(counter, times):
 def test_calls_whose_refs_are_dropped_still_run_and_do_not_block_later_ones(cluster):
     counter = Counter.remote()
     assert ember.get(_fire_and_forget.remote(counter, 30), timeout=90) == 30
+
+
+@ember.remote(num_returns="streaming")
+def _count_to(n):
+    yield from range(n)
+
+
+def test_handles_and_generators_print_on_dask(cluster):
+    counter = Counter.remote()
+    assert repr(counter).startswith("Actor(Counter, actor-Counter-")
+    items = _count_to.remote(2)
+    assert repr(items).startswith("ObjectRefGenerator(task ")
+    assert [ember.get(ref) for ref in items] == [0, 1]
