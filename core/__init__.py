@@ -12,8 +12,11 @@ Layout (each layer imports only the ones below it; tests/test_architecture.py ch
     _backend _context _serialization _remote_error _task_args _resources _env _log
     exceptions           what every backend shares: the user-facing types, the Backend
                          protocol a backend implements, and the current session
-    internal_kv settings serialization
-                         small public modules for Ember's libraries (no private imports)
+    internal_kv settings serialization validation framing
+                         small public modules for Ember's libraries (no private imports):
+                         the session's key-value store, environment settings, pickling
+                         that keeps filenames, the one settings checker (did-you-mean),
+                         the one wire format of process messages
 """
 
 from . import exceptions
