@@ -1,6 +1,7 @@
 """Framed, pickled messages between the driver and its workers over Unix sockets.
 
-A frame is a 4-byte little-endian length and a pickle-5 body. One ``recv`` usually
+A frame is ``ember.core.framing``'s: a 4-byte little-endian length and a pickle-5 body
+(serve's links speak the same). One ``recv`` usually
 returns many frames, so a busy peer is read in batches without extra system calls.
 Every message is a tuple whose first item is one of the kinds below.
 """
@@ -8,15 +9,14 @@ Every message is a tuple whose first item is one of the kinds below.
 from __future__ import annotations
 
 import os
-import pickle
 import socket
-import struct
 import threading
 import time
 from enum import IntEnum
 from typing import Any
 
-_LENGTH = struct.Struct("<I")
+from .. import framing
+
 _RECV_SIZE = 1 << 20
 SPIN_S = 0.0002
 """How long a reader polls without sleeping before it blocks. Waking a sleeping process
@@ -62,7 +62,7 @@ class Channel:
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self._send_lock = threading.Lock()
-        self._inbox = bytearray()
+        self._decoder = framing.FrameDecoder()
         self._buffer = bytearray(_RECV_SIZE)
         self._view = memoryview(self._buffer)
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
@@ -72,35 +72,18 @@ class Channel:
                 pass
 
     def send(self, message: tuple[Any, ...]) -> None:
-        body = pickle.dumps(message, protocol=5)
+        frame = framing.encode(message)
         with self._send_lock:
-            self.sock.sendall(_LENGTH.pack(len(body)) + body)
+            self.sock.sendall(frame)
 
     def send_many(self, messages: list[tuple[Any, ...]]) -> None:
-        parts = []
-        for message in messages:
-            body = pickle.dumps(message, protocol=5)
-            parts.append(_LENGTH.pack(len(body)))
-            parts.append(body)
+        frames = framing.encode_many(messages)
         with self._send_lock:
-            self.sock.sendall(b"".join(parts))
+            self.sock.sendall(frames)
 
     def feed(self, data: bytes | memoryview) -> list[Any]:
         """Append received bytes; return every complete message."""
-        inbox = self._inbox
-        inbox += data
-        messages, position, size = [], 0, len(inbox)
-        with memoryview(inbox) as view:
-            while size - position >= 4:
-                (length,) = _LENGTH.unpack_from(view, position)
-                if size - position - 4 < length:
-                    break
-                start = position + 4
-                messages.append(pickle.loads(view[start:start + length]))
-                position = start + length
-        if position:
-            del inbox[:position]
-        return messages
+        return self._decoder.feed(data)
 
     def read_some(self, block: bool = True) -> list[Any] | None:
         """One ``recv`` into a reused buffer (no per-call allocation); None at EOF.
