@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from tests_support import wait_for
 
 import ember
 from ember import ActorDiedError
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -31,8 +31,9 @@ class Fragile:
         return self.calls, os.getpid()
 
     def die(self, how):
-        import os, signal  # noqa: E401,F401  used by the exec'd statement
-        exec(how)
+        import os  # noqa: F401 - used by the exec'd statement
+        import signal  # noqa: F401 - used by the exec'd statement
+        exec(how)  # noqa: S102 - the test runs each way of dying from the DEATHS table
 
 
 @pytest.mark.parametrize("how", list(DEATHS.values()), ids=list(DEATHS))

@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from tests_support import wait_for
 
 import ember
 from ember import ActorDiedError, TaskError
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -252,8 +252,7 @@ def test_streaming_actor_method():
     @ember.remote
     class Source:
         def numbers(self, n):
-            for i in range(n):
-                yield i
+            yield from range(n)
 
     source = Source.remote()
     refs = list(source.numbers.options(num_returns="streaming").remote(4))
@@ -277,7 +276,7 @@ def test_actor_misuse_gives_clear_errors():
     with pytest.raises(TypeError, match=r"\.incr\.remote"):
         counter.incr()
     with pytest.raises(AttributeError, match="its methods are: .*incr"):
-        counter.increment
+        counter.increment  # noqa: B018 - the attribute access itself must raise
     with pytest.raises(TypeError, match="no public constructor|ActorClass.remote"):
         ember.ActorHandle()
     with pytest.raises(ValueError, match="max_concurrency"):
@@ -346,7 +345,7 @@ def test_get_from_an_actors_own_thread_survives_its_other_calls_finishing(sessio
                     assert ember.get(echo.ping.remote(i), timeout=20) == i
                     ember.kill(echo)
                     self.done += 1
-            except BaseException as error:  # reported to the test below
+            except BaseException as error:  # noqa: BLE001 - any failure in the thread is reported to the test below
                 self.error = repr(error)
 
         def progress(self):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from ember.core.embedded._allocator import ALIGNMENT, Allocator
 
 
@@ -8,7 +10,7 @@ def test_allocations_are_aligned_and_disjoint():
     offsets = [allocator.allocate(size) for size in (1, 100, 4096, 7)]
     assert all(o is not None and o % ALIGNMENT == 0 for o in offsets)
     spans = sorted((o, o + allocator.size_of(o)) for o in offsets)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 def test_freed_neighbours_coalesce_into_one_block():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests_support import wait_for
 
 import ember
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 

@@ -12,12 +12,18 @@ import time
 
 import numpy as np
 import pytest
-
-import ember
-from ember import (GetTimeoutError, InfeasibleResourcesError, NotSupportedOnBackend,
-                   TaskCancelledError, TaskError, WorkerCrashedError)
 from tests_support import wait_for
 from tests_support.dask_cluster import dask_cluster
+
+import ember
+from ember import (
+    GetTimeoutError,
+    InfeasibleResourcesError,
+    NotSupportedOnBackend,
+    TaskCancelledError,
+    TaskError,
+    WorkerCrashedError,
+)
 
 
 @pytest.fixture(scope="module", params=["local", pytest.param("dask", marks=pytest.mark.cluster)])

@@ -9,10 +9,10 @@ import sys
 import textwrap
 
 import pytest
-
-import ember
 from tests_support import wait_for
 from tests_support.dask_cluster import dask_cluster
+
+import ember
 
 pytestmark = pytest.mark.cluster
 

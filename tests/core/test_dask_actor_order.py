@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from ember.core.dask._actors import ActorHost  # noqa: E402
+from ember.core.dask._actors import ActorHost
 
 
 def _host() -> ActorHost:

@@ -7,10 +7,10 @@ import os
 import signal
 
 import pytest
-
-import ember
 from tests_support import wait_for
 from tests_support.dask_cluster import dask_cluster
+
+import ember
 
 pytestmark = pytest.mark.cluster
 
@@ -36,7 +36,7 @@ def _answered(actor) -> tuple[int, int] | None:
 @pytest.mark.parametrize("max_restarts", [0, 1])
 def test_dask_actor_on_a_lost_worker_restarts_or_dies(max_restarts):
     ember.shutdown()
-    with dask_cluster(workers=2) as (address, workers):
+    with dask_cluster(workers=2) as (address, _workers):
         ember.init(address=address)
         try:
             actor = Host.options(max_restarts=max_restarts).remote()
@@ -64,7 +64,7 @@ def test_a_lost_actor_is_restarted_before_anyone_calls_it():
     """Its owner notices the lost worker by itself (as the embedded engine notices an
     actor process exit): the first call after the restart simply works."""
     ember.shutdown()
-    with dask_cluster(workers=2) as (address, workers):
+    with dask_cluster(workers=2) as (address, _workers):
         ember.init(address=address)
         try:
             actor = Host.options(max_restarts=1, name="restartable").remote()
@@ -107,7 +107,7 @@ class Owner:
 
 def test_the_name_of_an_actor_lost_for_good_is_free_again():
     ember.shutdown()
-    with dask_cluster(workers=3) as (address, workers):
+    with dask_cluster(workers=3) as (address, _workers):
         ember.init(address=address)
         try:
             owner = Owner.remote()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import psutil
 import pytest
+from tests_support import wait_for
+from tests_support.dask_cluster import dask_cluster
 
 import ember
 from ember import EmberError, ObjectLostError, TaskCancelledError
-from tests_support import wait_for
-from tests_support.dask_cluster import dask_cluster
 
 pytestmark = pytest.mark.cluster
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests_support import wait_for
+from tests_support.dask_cluster import dask_cluster, start_worker, stop
 
 import ember
 from ember import InfeasibleResourcesError
-from tests_support import wait_for
-from tests_support.dask_cluster import dask_cluster, start_worker, stop
 
 pytestmark = pytest.mark.cluster
 

@@ -6,10 +6,10 @@ import os
 import signal
 
 import pytest
-
-import ember
 from ember.core.internal_kv import kv_get, kv_put
 from tests_support.dask_cluster import dask_cluster
+
+import ember
 
 
 @ember.remote

@@ -11,10 +11,10 @@ import textwrap
 
 import psutil
 import pytest
+from tests_support import wait_for
 
 import ember
 from ember import EmberError
-from tests_support import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
-
-import ember
 from ember.core._context import current
 from tests_support import store_stats, wait_for
+
+import ember
 
 pytestmark = pytest.mark.usefixtures("session")
 

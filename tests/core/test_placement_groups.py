@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests_support import wait_for
 
 import ember
 from ember import InfeasibleResourcesError, PlacementGroupSchedulingStrategy
-from tests_support import wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 

@@ -7,18 +7,17 @@ import time
 
 import numpy as np
 import pytest
+from tests_support import store_stats, wait_for
 
 import ember
 from ember import TaskError
-from tests_support import store_stats, wait_for
 
 pytestmark = pytest.mark.usefixtures("session")
 
 
 @ember.remote(num_returns="streaming")
 def count(n):
-    for i in range(n):
-        yield i
+    yield from range(n)
 
 
 def test_items_come_back_in_order():

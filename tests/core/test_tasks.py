@@ -9,8 +9,13 @@ import time
 import pytest
 
 import ember
-from ember import (GetTimeoutError, InfeasibleResourcesError, TaskCancelledError, TaskError,
-                   WorkerCrashedError)
+from ember import (
+    GetTimeoutError,
+    InfeasibleResourcesError,
+    TaskCancelledError,
+    TaskError,
+    WorkerCrashedError,
+)
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -263,10 +268,11 @@ DEATHS = {
 def _dying_task():  # type: ignore[no-untyped-def]
     @ember.remote
     def die_once(marker, how):
-        import os, signal  # noqa: E401,F401,F811  used by the exec below
+        import os
+        import signal  # noqa: F401 - used by the exec below
         if not os.path.exists(marker):
             open(marker, "w").close()
-            exec(how)
+            exec(how)  # noqa: S102 - the test runs each way of dying from the DEATHS table
         return os.getpid()
     return die_once
 

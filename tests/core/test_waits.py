@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
-import ember
 from ember.core.embedded._waits import Holder, Waiter, WaitWatch
 from tests_support import wait_for
+
+import ember
 
 
 def _waiter(since: float = 0.0, free: float = 0.0, released: float = 0.0) -> Waiter:

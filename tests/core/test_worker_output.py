@@ -9,9 +9,9 @@ import sys
 import textwrap
 
 import pytest
+from tests_support import wait_for
 
 import ember
-from tests_support import wait_for
 
 DRIVER = textwrap.dedent("""
     import logging, os, signal, sys
@@ -61,7 +61,7 @@ def _run_driver(tmp_path, log_to_driver: bool) -> tuple[str, str]:
     out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         result = subprocess.run([sys.executable, str(script)], stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, timeout=120, env={**os.environ})
+                                stdin=subprocess.DEVNULL, timeout=120, env={**os.environ}, check=False)
     stdout, stderr = out_path.read_text(), err_path.read_text()
     assert result.returncode == 0, stderr
     return stdout, stderr
@@ -70,13 +70,13 @@ def _run_driver(tmp_path, log_to_driver: bool) -> tuple[str, str]:
 def test_task_and_actor_output_reaches_a_piped_driver_labelled(tmp_path):
     stdout, stderr = _run_driver(tmp_path, log_to_driver=True)
     for i in range(3):
-        assert re.search(rf"^\(greet pid=\d+\) hello from task {i}$", stdout, re.M), stdout
-        assert re.search(rf"^\(greet pid=\d+\) to stderr {i}$", stderr, re.M), stderr
-        assert re.search(rf"^\(greet pid=\d+\) WARNING:root:a log record {i}$", stderr, re.M)
-    assert re.search(r"^\(unfinished pid=\d+\) no newline at the end$", stdout, re.M), stdout
-    assert re.search(r"^\(Counter pid=\d+\) counting$", stdout, re.M), stdout
+        assert re.search(rf"^\(greet pid=\d+\) hello from task {i}$", stdout, re.MULTILINE), stdout
+        assert re.search(rf"^\(greet pid=\d+\) to stderr {i}$", stderr, re.MULTILINE), stderr
+        assert re.search(rf"^\(greet pid=\d+\) WARNING:root:a log record {i}$", stderr, re.MULTILINE)
+    assert re.search(r"^\(unfinished pid=\d+\) no newline at the end$", stdout, re.MULTILINE), stdout
+    assert re.search(r"^\(Counter pid=\d+\) counting$", stdout, re.MULTILINE), stdout
     # printed right before the worker was SIGKILLed: still delivered
-    assert re.search(r"^\(die pid=\d+\) last words$", stdout, re.M), stdout
+    assert re.search(r"^\(die pid=\d+\) last words$", stdout, re.MULTILINE), stdout
     assert stdout.rstrip().endswith("driver done")  # every worker line came before
     assert "\x1e" not in stdout + stderr  # the label marks never leak
 
@@ -152,10 +152,10 @@ def test_task_and_actor_output_on_a_dask_cluster_reaches_the_driver(capsys):
                     "oops 1" in "".join(seen_err)
             assert wait_for(arrived, timeout=30), (seen_out, seen_err)
             out = "".join(seen_out)
-            assert re.search(r"^\(hello pid=\d+, host=\S+\) hello from dask 0$", out, re.M)
-            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) plain method$", out, re.M)
-            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) async method$", out, re.M)
-            assert re.search(r"^\(hello pid=\d+, host=\S+\) oops 1$", "".join(seen_err), re.M)
+            assert re.search(r"^\(hello pid=\d+, host=\S+\) hello from dask 0$", out, re.MULTILINE)
+            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) plain method$", out, re.MULTILINE)
+            assert re.search(r"^\(Greeter pid=\d+, host=\S+\) async method$", out, re.MULTILINE)
+            assert re.search(r"^\(hello pid=\d+, host=\S+\) oops 1$", "".join(seen_err), re.MULTILINE)
         finally:
             ember.shutdown()
 

@@ -7,9 +7,9 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from ember.train import _rendezvous as rendezvous
 
 from ember import train
-from ember.train import _rendezvous as rendezvous
 
 torch = pytest.importorskip("torch")
 

@@ -6,10 +6,10 @@ import os
 import tempfile
 
 import pytest
+from ember.train.trial import TrialSession, set_trial_session
 
 import ember
 from ember import train
-from ember.train.trial import TrialSession, set_trial_session
 
 torch = pytest.importorskip("torch")
 

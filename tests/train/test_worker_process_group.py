@@ -6,10 +6,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tests_support import wait_for
-
 from ember.train import _worker
 from ember.train._torch_setup import Rendezvous, leave_process_group
+from tests_support import wait_for
 
 pytest.importorskip("torch")
 
