@@ -16,9 +16,13 @@ import pytest
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = os.path.dirname(__file__)
+    raw = os.environ.get("EMBER_CHAOS_REPEAT", "1")
+    scale = int(raw) if raw.isdigit() and int(raw) > 1 else 1
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.chaos)
+            if scale > 1:  # a soak run's loops take N times as long: so may the test
+                item.add_marker(pytest.mark.timeout(120 * scale))
 
 
 @pytest.fixture
