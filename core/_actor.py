@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from . import _context
-from ._object_ref import ObjectRef
+from ._object_ref import ObjectRef, id_text
 from ._options import ActorOptions, replace_checked
 from ._remote_function import _new_function_id, _Shipped
 
@@ -191,7 +191,7 @@ class ActorHandle(Generic[T]):
         return hash(self._actor_id)
 
     def __repr__(self) -> str:
-        return f"Actor({self._class_name}, {_id_text(self._actor_id)})"
+        return f"Actor({self._class_name}, {id_text(self._actor_id)})"
 
 
 class ActorMethod:
@@ -242,8 +242,3 @@ class ActorMethod:
         raise TypeError(
             f"actor method {self._handle._class_name}.{self._name} cannot be called directly; "
             f"use handle.{self._name}.remote(...)")
-
-
-def _id_text(identifier: int | str) -> str:
-    """An id as shown: hex for the embedded engine's ints, as is for Dask's keys."""
-    return f"{identifier:x}" if isinstance(identifier, int) else str(identifier)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._object_ref import ObjectRef
+from ._object_ref import ObjectRef, id_text
 
 
 class ObjectRefGenerator:
@@ -102,5 +102,4 @@ class ObjectRefGenerator:
             "pass the item refs instead")
 
     def __repr__(self) -> str:
-        task = f"{self._task_id:x}" if isinstance(self._task_id, int) else self._task_id
-        return f"ObjectRefGenerator(task {task}, at item {self._index})"
+        return f"ObjectRefGenerator(task {id_text(self._task_id)}, at item {self._index})"

@@ -127,3 +127,8 @@ def _awaitable_error_hint(what: str = "ember.get()") -> None:
         f"{what} was called inside an async actor method, where it would block the "
         "actor's event loop and every other call waiting on it; use `await ref` (or "
         "`await asyncio.gather(*refs)`) instead")
+
+
+def id_text(identifier: int | str) -> str:
+    """An id as shown: hex for the embedded engine's ints, as is for Dask's keys."""
+    return f"{identifier:x}" if isinstance(identifier, int) else str(identifier)
